@@ -1,0 +1,142 @@
+"""The XSAVE state-component catalogue: numbers, names and the kernel's masks.
+
+Names follow ``enum xfeature`` in arch/x86/include/asm/fpu/types.h; the printed
+names are the kernel's ``xfeature_names[]`` (including its two famous typos).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Legacy area (FXSAVE image, 512 bytes) plus the 64-byte XSAVE header: the
+# first extended component of either format starts here (sizeof(struct xregs_state)).
+XSAVE_HDR_END = 576
+FXSAVE_SIZE = 512
+FSAVE_SIZE = 112  # sizeof(struct fregs_state)
+
+FP, SSE, YMM, BNDREGS, BNDCSR, OPMASK, ZMM_HI256, HI16_ZMM = range(8)
+PT, PKRU, PASID, CET_USER, CET_KERNEL = 8, 9, 10, 11, 12
+HDC, UINTR, LBR, HWP = 13, 14, 15, 16
+XTILE_CFG, XTILE_DATA, APX = 17, 18, 19
+
+
+def bit(n: int) -> int:
+    return 1 << n
+
+
+def mask_of(*nums: int) -> int:
+    m = 0
+    for n in nums:
+        m |= 1 << n
+    return m
+
+
+def bits(mask: int):
+    """Component numbers set in *mask*, ascending."""
+    n = 0
+    while mask:
+        if mask & 1:
+            yield n
+        mask >>= 1
+        n += 1
+
+
+MASK_FPSSE = mask_of(FP, SSE)
+MASK_MPX = mask_of(BNDREGS, BNDCSR)
+MASK_AVX512 = mask_of(OPMASK, ZMM_HI256, HI16_ZMM)
+MASK_XTILE = mask_of(XTILE_CFG, XTILE_DATA)
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """What the kernel knows about one state component number."""
+
+    nr: int
+    key: str  # short name used on the command line and in profiles
+    enum: str  # the kernel's enum xfeature name
+    title: str  # a human description
+    # C structure size checked by check_xstate_against_struct(); None = no struct
+    struct_size: int | None = None
+    supervisor: bool = False  # architecturally an IA32_XSS component
+
+
+CATALOGUE: dict[int, ComponentInfo] = {
+    c.nr: c
+    for c in (
+        ComponentInfo(FP, "x87", "XFEATURE_FP", "x87 FPU state (legacy area)"),
+        ComponentInfo(SSE, "sse", "XFEATURE_SSE", "SSE state: XMM0-15, MXCSR (legacy area)"),
+        ComponentInfo(YMM, "avx", "XFEATURE_YMM", "AVX: upper halves of YMM0-15", 256),
+        ComponentInfo(BNDREGS, "bndregs", "XFEATURE_BNDREGS", "MPX bound registers", 64),
+        ComponentInfo(BNDCSR, "bndcsr", "XFEATURE_BNDCSR", "MPX BNDCFGU/BNDSTATUS", 64),
+        ComponentInfo(OPMASK, "opmask", "XFEATURE_OPMASK", "AVX-512 opmask k0-7", 64),
+        ComponentInfo(ZMM_HI256, "zmm_hi256", "XFEATURE_ZMM_Hi256", "AVX-512 upper halves of ZMM0-15", 512),
+        ComponentInfo(HI16_ZMM, "hi16_zmm", "XFEATURE_Hi16_ZMM", "AVX-512 ZMM16-31", 1024),
+        ComponentInfo(PT, "pt", "XFEATURE_PT_UNIMPLEMENTED_SO_FAR", "Processor Trace", None, True),
+        ComponentInfo(PKRU, "pkru", "XFEATURE_PKRU", "Protection keys (PKRU)", 8),
+        ComponentInfo(PASID, "pasid", "XFEATURE_PASID", "ENQCMD PASID MSR", 8, True),
+        ComponentInfo(CET_USER, "cet_u", "XFEATURE_CET_USER", "CET user state (shadow stack)", 16, True),
+        ComponentInfo(CET_KERNEL, "cet_s", "XFEATURE_CET_KERNEL", "CET supervisor state", 24, True),
+        ComponentInfo(HDC, "hdc", "XFEATURE_RSRVD_COMP_13", "Hardware Duty Cycling", None, True),
+        ComponentInfo(UINTR, "uintr", "XFEATURE_RSRVD_COMP_14", "User interrupts", None, True),
+        ComponentInfo(LBR, "lbr", "XFEATURE_LBR", "Architectural LBR", None, True),
+        ComponentInfo(HWP, "hwp", "XFEATURE_RSRVD_COMP_16", "Hardware P-states", None, True),
+        ComponentInfo(XTILE_CFG, "xtile_cfg", "XFEATURE_XTILE_CFG", "AMX tile configuration", 64),
+        ComponentInfo(XTILE_DATA, "xtile_data", "XFEATURE_XTILE_DATA", "AMX tile data TMM0-7", 8192),
+        ComponentInfo(APX, "apx", "XFEATURE_APX", "APX extended GPRs R16-R31", 128),
+    )
+}
+
+# Friendly names accepted wherever a feature is named (--features, --enable).
+GROUP_ALIASES: dict[str, int] = {
+    "fp": mask_of(FP),
+    "mpx": MASK_MPX,
+    "avx512": MASK_AVX512,
+    "avx-512": MASK_AVX512,
+    "amx": MASK_XTILE,
+    "xtile": MASK_XTILE,
+    "cet": mask_of(CET_USER, CET_KERNEL),
+    "xmm": mask_of(SSE),
+    "ymm": mask_of(YMM),
+}
+
+_BY_KEY = {c.key: c.nr for c in CATALOGUE.values()}
+_BY_KEY.update({c.enum.lower().removeprefix("xfeature_"): c.nr for c in CATALOGUE.values()})
+
+
+def key(nr: int) -> str:
+    """Short name of component *nr* ("comp31" for unknown numbers)."""
+    c = CATALOGUE.get(nr)
+    return c.key if c else f"comp{nr}"
+
+
+def names(mask: int) -> list[str]:
+    return [key(n) for n in bits(mask)]
+
+
+def parse_feature(word: str) -> int:
+    """Mask for one feature word: a key, an enum name, a group or a number."""
+    w = word.strip().lower()
+    if w in GROUP_ALIASES:
+        return GROUP_ALIASES[w]
+    if w in _BY_KEY:
+        return bit(_BY_KEY[w])
+    try:
+        n = int(w, 0)
+    except ValueError:
+        raise ValueError(f"unknown XSAVE feature {word!r}") from None
+    if not 0 <= n < 64:
+        raise ValueError(f"XSAVE component number {n} is outside 0..63")
+    return bit(n)
+
+
+def parse_features(words) -> int:
+    m = 0
+    for word in words:
+        for part in str(word).split(","):
+            if part.strip():
+                m |= parse_feature(part)
+    return m
+
+
+def fmt_mask(mask: int) -> str:
+    return f"{mask:#x}"

@@ -1,0 +1,36 @@
+"""Exceptions raised by the library. The CLI maps them to exit codes."""
+
+
+class XstateError(Exception):
+    """Base class. Instances carry a message fit for a user."""
+
+
+class InputError(XstateError):
+    """A wrong invocation or unusable input: unknown CPU, invalid file (exit 2)."""
+
+
+class ProfileError(InputError):
+    """A CPU profile is invalid. The message names the file, key and line."""
+
+    def __init__(self, source: str, where: str, problem: str, line: int | None = None):
+        self.source, self.where, self.problem, self.line = source, where, problem, line
+        loc = f"{source}:{line}" if line else source
+        at = f" at {where}" if where else ""
+        super().__init__(f"{loc}:{at.lstrip()}: {problem}" if at else f"{loc}: {problem}")
+
+
+class UnknownCpuError(InputError):
+    def __init__(self, name: str, suggestions: list[str]):
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"unknown CPU {name!r}.{hint} Run 'xstatecalc cpus' for the list, or pass a profile file path."
+        )
+        self.name, self.suggestions = name, suggestions
+
+
+class KernelVersionError(InputError):
+    pass
+
+
+class ImportFormatError(InputError):
+    """A CPUID dump could not be turned into a profile."""

@@ -15,8 +15,7 @@ class ProfileError(InputError):
     def __init__(self, source: str, where: str, problem: str, line: int | None = None):
         self.source, self.where, self.problem, self.line = source, where, problem, line
         loc = f"{source}:{line}" if line else source
-        at = f" at {where}" if where else ""
-        super().__init__(f"{loc}:{at.lstrip()}: {problem}" if at else f"{loc}: {problem}")
+        super().__init__(f"{loc}: {where}: {problem}" if where else f"{loc}: {problem}")
 
 
 class UnknownCpuError(InputError):

@@ -264,17 +264,17 @@ def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
         if size > 1 << 20:
             doc.fail(f"{where}.size", f"size {size} is implausibly large (more than 1 MiB)")
         sup = _want(doc, v, "supervisor", bool, where, default=False)
-        off = _want(doc, v, "offset", int, where, default=0)
-        if not sup and off < C.XSAVE_HDR_END:
-            doc.fail(f"{where}.offset", f"user component needs a standard offset >= {C.XSAVE_HDR_END} (got {off})")
-        if off + size > 1 << 24:
-            doc.fail(f"{where}.offset", "offset + size is beyond 16 MiB")
         in_xcr0, in_xss = bool(xcr0 >> k & 1), bool(xss >> k & 1)
         if not in_xcr0 and not in_xss:
             doc.fail(where, f"component {k} ({C.key(k)}) is in neither xcr0_supported nor xss_supported")
         if sup != in_xss:
             side = "xss_supported" if in_xss else "xcr0_supported"
             doc.fail(f"{where}.supervisor", f"supervisor is {str(sup).lower()} but the component is in {side}")
+        off = _want(doc, v, "offset", int, where, default=0)
+        if not sup and off < C.XSAVE_HDR_END:
+            doc.fail(f"{where}.offset", f"user component needs a standard offset >= {C.XSAVE_HDR_END} (got {off})")
+        if off + size > 1 << 24:
+            doc.fail(f"{where}.offset", "offset + size is beyond 16 MiB")
         comps[k] = Component(k, size, off, sup,
                              _want(doc, v, "align64", bool, where, default=False),
                              _want(doc, v, "xfd", bool, where, default=False))

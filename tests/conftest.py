@@ -1,0 +1,37 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from xstatecalc.cli import cli
+
+DATA = Path(__file__).parent / "data"
+
+
+class Runner(CliRunner):
+    """CliRunner that lets unexpected exceptions through (they are bugs)."""
+
+    def __call__(self, *args, input=None, env=None):
+        return self.invoke(cli, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def run():
+    return Runner()
+
+
+@pytest.fixture(scope="session")
+def run_json(run):
+    def go(*args):
+        res = run(*args, "--format", "json")
+        assert res.exit_code == 0, res.stderr + res.stdout
+        return json.loads(res.stdout)
+
+    return go
+
+
+def load_data(name):
+    with open(DATA / name, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)

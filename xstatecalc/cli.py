@@ -1,0 +1,236 @@
+"""The command line: parse, call the library, render. No arithmetic here."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from . import __version__
+
+DEFAULT_CPU = "sapphire-rapids"
+EXIT_PROBLEM, EXIT_USAGE = 1, 2
+
+
+class XstateGroup(click.Group):
+    """Turns library errors into one clear line on stderr and exit 2 (never a traceback)."""
+
+    def invoke(self, ctx):
+        from .errors import InputError
+
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            click.echo(f"xstatecalc: error: {e}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except BrokenPipeError:
+            # `xstatecalc ... | head`: the reader went away; that is not an error.
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            ctx.exit(0)
+
+
+def output_options(fn):
+    @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "yaml", "csv"]),
+                  default="table", show_default=True, help="Output format; json is a stable contract.")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _default_cpu() -> str:
+    return os.environ.get("XSTATECALC_CPU") or DEFAULT_CPU
+
+
+def kernel_options(fn):
+    """--kernel plus the kernel build/boot options that change numbers."""
+
+    @click.option("--kernel", "-k", "kernel", metavar="VERSION",
+                  help="Kernel version (6.1, 6.1.133, v6.8-rc3, 5.15.0-91-generic); default: the newest model.")
+    @click.option("--disable", "disable", multiple=True, metavar="FEATURE",
+                  help="Take a CPU feature away as the kernel would: pku (nopku, or PKEYS=n), shstk "
+                       "(USER_SHADOW_STACK=n), enqcmd (INTEL_IOMMU_SVM=n), xsave/xsaves/xsavec/xsaveopt "
+                       "(noxsave...), or any flag name like clearcpuid= (avx512f, amx_tile, xfd). Repeatable.")
+    @click.option("--no-ia32-emulation", is_flag=True, help="CONFIG_IA32_EMULATION=n (smaller signal frame).")
+    @click.option("--arch", type=click.Choice(["x86_64", "i386"]), default="x86_64", show_default=True,
+                  help="Kernel architecture; i386 has no AMX (its sigframe constant is unverified).")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .fpu import OPTION_FLAGS, Options
+        from .profile import KNOWN_FLAGS
+
+        words = kwargs.pop("disable")
+        for w in words:
+            if w.lower() not in OPTION_FLAGS and w.upper() not in KNOWN_FLAGS:
+                raise click.BadParameter(
+                    f"{w!r}: expected one of {', '.join(OPTION_FLAGS)} or a CPU flag "
+                    f"({', '.join(sorted(f.lower() for f in KNOWN_FLAGS))})", param_hint="--disable")
+        kwargs["options"] = Options(x86_64=kwargs.pop("arch") == "x86_64",
+                                    ia32_emulation=not kwargs.pop("no_ia32_emulation"),
+                                    disabled=frozenset(w.lower() for w in words))
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _emit(view, fmt):
+    from .render import emit
+
+    emit(view, fmt)
+
+
+def _kernels(spec: str | None):
+    from .kernels import all_models, resolve_kernel
+
+    if spec == "all":
+        return all_models()
+    return [resolve_kernel(spec)]
+
+
+def _cpus(specs):
+    from .profile import all_builtin, resolve
+
+    out = []
+    for s in specs or (_default_cpu(),):
+        out.extend(all_builtin() if s == "all" else [resolve(s)])
+    return out
+
+
+CPU_HELP = ("CPU: a built-in name or alias (see 'xstatecalc cpus') or a profile file. "
+            "Default: $XSTATECALC_CPU, else sapphire-rapids.")
+
+
+@click.group(cls=XstateGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="xstatecalc")
+def cli():
+    """Exact x86 XSAVE buffer sizes: CPUID leaf 0xD, standard and compacted layouts, and the
+    kernel/user/guest fpstate configurations of Linux 5.15-6.18.
+
+    \b
+    Examples:
+      xstatecalc sizes --cpu sapphire-rapids
+      xstatecalc sizes --cpu spr --cpu zen4 --format json
+      xstatecalc features --cpu zen4 --kernel 6.1
+      xstatecalc layout --cpu apx --features avx,apx
+    """
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpus", multiple=True, metavar="CPU",
+              help=CPU_HELP + " Repeat for a side-by-side comparison; 'all' for every built-in profile.")
+@kernel_options
+@click.option("--explain", is_flag=True, help="Say how every number came about.")
+@output_options
+def sizes(cpus, kernel, options, explain, fmt):
+    """Every XSAVE buffer configuration Linux keeps for a CPU.
+
+    Kernel, user and guest configs, each with its max and default feature set,
+    format and size; plus AT_MINSIGSTKSZ and the NT_X86_XSTATE regset size.
+    '--kernel all' compares every kernel model.
+
+    \b
+    Examples:
+      xstatecalc sizes --cpu sapphire-rapids --explain
+      xstatecalc sizes --cpu all --format json | jq '.[] | {cpu, size: .configs.user.max.size}'
+      xstatecalc sizes --cpu zen4 --kernel all
+    """
+    from .fpu import boot
+    from .views import sizes_view
+
+    boots = [boot(p, k, options) for p in _cpus(cpus) for k in _kernels(kernel)]
+    _emit(sizes_view(boots, want_explain=explain), fmt)
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@kernel_options
+@output_options
+def features(cpu, kernel, options, fmt):
+    """One row per XSAVE component: CPUID data, its class, and whether Linux enables it.
+
+    \b
+    Example:
+      xstatecalc features --cpu sapphire-rapids --kernel 6.6
+    """
+    from .fpu import boot
+    from .views import features_view
+
+    (p,) = _cpus([cpu] if cpu else [])
+    (k,) = _kernels(kernel)
+    _emit(features_view(boot(p, k, options)), fmt)
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@click.option("--mask", metavar="HEX", help="Feature mask, e.g. 0x602e7 (default: the kernel's max features).")
+@click.option("--features", "feature_list", metavar="LIST",
+              help="Comma-separated features instead of --mask: avx,avx512,pkru,amx,apx or numbers.")
+@kernel_options
+@output_options
+def layout(cpu, mask, feature_list, kernel, options, fmt):
+    """Offsets, sizes, holes and alignment padding of every component, in both formats.
+
+    The compacted offsets are what the kernel prints as xstate_offset[i].
+
+    \b
+    Examples:
+      xstatecalc layout --cpu sapphire-rapids
+      xstatecalc layout --cpu zen4 --mask 0x2e7
+      xstatecalc layout --cpu apx --features avx,avx512,pkru,apx
+    """
+    from . import components as C
+    from .errors import InputError
+    from .fpu import boot
+    from .views import layout_view
+
+    (p,) = _cpus([cpu] if cpu else [])
+    (k,) = _kernels(kernel)
+    if mask and feature_list:
+        raise click.UsageError("give either --mask or --features, not both")
+    if mask:
+        try:
+            m = int(mask, 16)
+        except ValueError:
+            raise click.BadParameter(f"{mask!r} is not a hex mask", param_hint="--mask") from None
+    elif feature_list:
+        try:
+            m = C.parse_features([feature_list])
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--features") from None
+    else:
+        m = boot(p, k, options).kernel_max.features
+    m |= C.MASK_FPSSE
+    missing = [n for n in C.bits(m & ~C.MASK_FPSSE) if n not in p.components]
+    if missing:
+        raise InputError(f"{p.name} does not enumerate component(s) {', '.join(f'{n} ({C.key(n)})' for n in missing)}")
+    _emit(layout_view(p, m, kernel_label=k.label), fmt)
+
+
+@cli.command()
+@output_options
+def cpus(fmt):
+    """The built-in CPU profiles, with their aliases.
+
+    \b
+    Example:
+      xstatecalc cpus --format json
+    """
+    from .profile import all_builtin
+    from .views import cpus_view
+
+    _emit(cpus_view(all_builtin()), fmt)
+
+
+def main(argv=None):
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="xstatecalc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,117 @@
+"""Output: the one place that draws tables or serialises results.
+
+A command hands over a :class:`View`: machine data (the JSON/YAML contract)
+plus table specs for people. rich is imported only when a table is drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+FORMATS = ("table", "json", "yaml", "csv")
+
+
+@dataclass
+class Column:
+    header: str
+    justify: str = "left"  # left | right
+    style: str | None = None
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    # per-row style (e.g. "dim" for gaps, "bold" for totals); None = plain
+    row_styles: list[str | None] = field(default_factory=list)
+    caption: str | None = None
+
+    def add(self, *cells, style: str | None = None) -> None:
+        self.rows.append(list(cells))
+        self.row_styles.append(style)
+
+
+@dataclass
+class View:
+    data: object  # JSON-able
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # printed after the tables (table format only)
+    csv_table: Table | None = None  # what --format csv writes (default: the first table)
+
+
+def _json(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+def _yaml(data) -> str:
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
+
+
+def _csv(table: Table) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([c.header for c in table.columns])
+    for row in table.rows:
+        w.writerow(["" if v is None else v for v in row])
+    return buf.getvalue()
+
+
+def to_text(view: View, fmt: str) -> str:
+    """Serialise a view for a non-table format."""
+    if fmt == "json":
+        return _json(view.data)
+    if fmt == "yaml":
+        return _yaml(view.data)
+    if fmt == "csv":
+        table = view.csv_table or (view.tables[0] if view.tables else Table("", []))
+        return _csv(table)
+    raise ValueError(fmt)
+
+
+def color_wanted(stream) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def draw(view: View, stream=None) -> None:
+    """Draw the view's tables with rich (imported here, not at start-up)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    stream = stream or sys.stdout
+    color = color_wanted(stream)
+    console = Console(file=stream, markup=False, highlight=False, emoji=False,
+                      no_color=not color, force_terminal=color if color else None,
+                      width=None if hasattr(stream, "isatty") and stream.isatty() else 160)
+    for t in view.tables:
+        rt = RichTable(title=t.title or None, caption=t.caption, box=box.SIMPLE_HEAVY,
+                       title_justify="left", caption_justify="left", pad_edge=False)
+        for c in t.columns:
+            rt.add_column(c.header, justify=c.justify, style=c.style, overflow="fold")
+        for row, style in zip(t.rows, t.row_styles or [None] * len(t.rows)):
+            rt.add_row(*[Text("" if v is None else str(v)) for v in row], style=style)
+        console.print(rt)
+    for note in view.notes:
+        console.print(Text(note))
+
+
+def emit(view: View, fmt: str, stream=None) -> None:
+    stream = stream or sys.stdout
+    if fmt == "table":
+        draw(view, stream)
+    else:
+        stream.write(to_text(view, fmt))

@@ -1,0 +1,141 @@
+"""Table layouts for each command: library results -> render.View (no rich here)."""
+
+from __future__ import annotations
+
+from . import components as C
+from .render import Column, Table, View
+from .report import CONFIG_NAMES, CONFIGS, explain, features_record, flat_values, layout_record, sizes_record
+
+R = "right"
+
+
+def _flags(row: dict) -> str:
+    return "".join(ch for ch, on in (("S", row["supervisor"]), ("A", row["align64"]), ("X", row["xfd"])) if on) or "-"
+
+
+def sizes_view(boots: list, *, want_explain: bool = False) -> View:
+    records = [sizes_record(b) for b in boots]
+    if len(boots) == 1:
+        tables = [_sizes_table(boots[0], records[0])]
+    else:
+        tables = [_compare_table(boots, records)]
+    csv_t = Table("", [Column(h) for h in ("cpu", "kernel", "config", "set", "features", "format", "size")])
+    for r in records:
+        for which, variant in CONFIGS:
+            c = r["configs"][which][variant]
+            csv_t.add(r["cpu"], r["kernel"], which, variant, c["features"], c["format"], c["size"])
+    notes = []
+    for b, r in zip(boots, records):
+        if want_explain:
+            r["explain"] = explain(b)
+            notes += ([f"— {b.profile.name} on Linux {b.kernel.label} —"] if len(boots) > 1 else []) + r["explain"]
+        elif r["problems"]:
+            notes += [f"{b.profile.name}: {m}" for m in r["problems"]]
+    if not want_explain and len(boots) == 1:
+        notes.append("Run with --explain to see how each number came about.")
+    return View(records, tables, notes, csv_t)
+
+
+def _sizes_table(b, rec) -> Table:
+    p = b.profile
+    title = (f"{p.name} on Linux {b.kernel.label}: XSAVE buffers "
+             f"({'XSAVE off' if not b.xsave else 'compacted' if b.compacted else 'standard'})")
+    t = Table(title, [Column("config"), Column("set"), Column("features", R), Column("components"),
+                      Column("format"), Column("size", R, "bold"), Column("kernel field")],
+              caption=f"xcr0 {rec['xcr0']}  xss {rec['xss']}   " + p.description)
+    for which, variant in CONFIGS:
+        c = rec["configs"][which][variant]
+        t.add(which, variant, c["features"], " ".join(c["names"]), c["format"], c["size"],
+              CONFIG_NAMES[(which, variant)])
+    abi = rec["abi"]
+    t.add("abi", "sigframe", "", "AT_MINSIGSTKSZ / 'signal: max sigframe size'", "", abi["sigframe_min"],
+          "get_sigframe_size()", style="dim" if abi["sigframe_min"] is None else None)
+    if b.options.ia32_emulation:
+        t.add("abi", "sigframe", "", "… without IA32 emulation", "", abi["sigframe_min_no_ia32_emulation"], "")
+    t.add("abi", "regset", "", "NT_X86_XSTATE (ptrace, core dumps)", "standard", abi["regset_xstate"],
+          "fpu_user_cfg.max_size")
+    return t
+
+
+def _compare_table(boots, records) -> Table:
+    heads = [f"{b.profile.name}@{b.kernel.label}" if len({x.kernel.label for x in boots}) > 1 else b.profile.name
+             for b in boots]
+    if len({b.profile.name for b in boots}) == 1:
+        heads = [b.kernel.label for b in boots]
+        title = f"{boots[0].profile.name}: XSAVE buffers per kernel"
+    else:
+        title = f"XSAVE buffers on Linux {boots[0].kernel.label}" if len({b.kernel.label for b in boots}) == 1 \
+            else "XSAVE buffers"
+    t = Table(title, [Column("value")] + [Column(h, R) for h in heads])
+    flats = [flat_values(r) for r in records]
+    for name in flats[0]:
+        if name.endswith(".format") or name in ("xsave",):
+            continue
+        vals = [f.get(name) for f in flats]
+        style = "bold" if len({str(v) for v in vals}) > 1 else None
+        t.add(name, *["-" if v is None else v for v in vals], style=style)
+    t.caption = "bold rows differ"
+    return t
+
+
+def features_view(b) -> View:
+    rows = features_record(b)
+    t = Table(f"{b.profile.name}: XSAVE components on Linux {b.kernel.label}",
+              [Column("#", R), Column("name"), Column("size", R), Column("offset", R), Column("ECX"),
+               Column("class"), Column("Linux"), Column("kernel name")],
+              caption="ECX flags: S supervisor (IA32_XSS), A 64-byte aligned when compacted, X XFD-capable")
+    for r in rows:
+        status = ("enabled: " + ", ".join(x.replace(".", " ") for x in r["in"] if not x.startswith("guest.max"))
+                  if r["enabled"] else f"no: {r['why_not']}")
+        t.add(r["nr"], r["name"], r["size"], "-" if r["offset"] is None else r["offset"], _flags(r), r["class"],
+              status, r["kernel_name"], style=None if r["enabled"] else "dim")
+    data = {"cpu": b.profile.name, "kernel": b.kernel.label, "components": rows}
+    return View(data, [t], csv_table=t)
+
+
+def layout_view(profile, mask: int, *, kernel_label: str | None = None) -> View:
+    rec = layout_record(profile, mask)
+    if kernel_label:
+        rec["kernel"] = kernel_label
+    what = f"mask {rec['mask']} ({' '.join(rec['names'])})"
+    std = Table(f"{profile.name}: standard format, {what} — {rec['standard_size']} bytes",
+                [Column("#", R), Column("component"), Column("offset", R), Column("size", R), Column("end", R)],
+                caption="offsets are CPUID(0xD,i).EBX; dim rows are holes")
+    for r in rec["standard"]:
+        if r["supervisor"]:
+            continue
+        std.add("" if r["nr"] is None else r["nr"], r["name"], r["std_offset"], r["size"],
+                r["std_offset"] + r["size"], style="dim" if r["kind"] in ("gap", "header", "legacy") else None)
+    cmp = Table(f"{profile.name}: compacted format (XSAVEC/XSAVES), {what} — {rec['compacted_size']} bytes",
+                [Column("#", R), Column("component"), Column("xstate_offset", R), Column("size", R),
+                 Column("end", R), Column("align64"), Column("padding before", R)],
+                caption="xstate_offset[i] as the kernel prints it for this mask; dim rows are alignment padding")
+    for r in rec["compacted"]:
+        cmp.add("" if r["nr"] is None else r["nr"], r["name"], r["compacted_offset"], r["size"],
+                r["compacted_offset"] + r["size"], "yes" if r["align64"] else "",
+                r["pad_before"] or "", style="dim" if r["kind"] in ("gap", "header", "legacy") else None)
+    flat = Table("", [Column(h) for h in ("nr", "name", "size", "std_offset", "compacted_offset", "align64",
+                                          "supervisor")])
+    for r in rec["compacted"]:
+        if r["kind"] == "component":
+            flat.add(r["nr"], r["name"], r["size"], r["std_offset"], r["compacted_offset"], r["align64"],
+                     r["supervisor"])
+    return View(rec, [std, cmp], csv_table=flat)
+
+
+def cpus_view(profiles) -> View:
+    t = Table("Built-in CPU profiles", [Column("name"), Column("aliases"), Column("vendor"),
+                                        Column("xcr0", R), Column("xss", R), Column("description")],
+              caption="--cpu also takes a path to a profile file (see docs/profiles.md)")
+    data = []
+    for p in profiles:
+        t.add(p.name, ", ".join(p.aliases), p.vendor, f"{p.xcr0_supported:#x}", f"{p.xss_supported:#x}",
+              p.description, style="italic" if p.hypothetical else None)
+        data.append({"name": p.name, "aliases": list(p.aliases), "vendor": p.vendor,
+                     "xcr0_supported": f"{p.xcr0_supported:#x}", "xss_supported": f"{p.xss_supported:#x}",
+                     "hypothetical": p.hypothetical, "description": p.description, "source": p.source})
+    return View(data, [t], csv_table=t)
+
+
+def names_of(mask: int) -> str:
+    return " ".join(C.names(mask))

@@ -9,6 +9,7 @@ import sys
 import click
 
 from . import __version__
+from .errors import InputError
 
 DEFAULT_CPU = "sapphire-rapids"
 EXIT_PROBLEM, EXIT_USAGE = 1, 2
@@ -18,8 +19,6 @@ class XstateGroup(click.Group):
     """Turns library errors into one clear line on stderr and exit 2 (never a traceback)."""
 
     def invoke(self, ctx):
-        from .errors import InputError
-
         try:
             return super().invoke(ctx)
         except InputError as e:
@@ -34,14 +33,19 @@ class XstateGroup(click.Group):
             ctx.exit(0)
 
 
-def output_options(fn):
-    @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "yaml", "csv"]),
-                  default="table", show_default=True, help="Output format; json is a stable contract.")
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs)
+def output_options(fn=None, *, default="table", choices=("table", "json", "yaml", "csv")):
+    """--format/-f, the same on every command (json is the documented contract)."""
 
-    return wrapper
+    def deco(f):
+        @click.option("--format", "-f", "fmt", type=click.Choice(list(choices)), default=default,
+                      show_default=True, help="Output format; json is a stable contract.")
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            return f(*args, **kwargs)
+
+        return wrapper
+
+    return deco(fn) if fn is not None else deco
 
 
 def _default_cpu() -> str:
@@ -185,7 +189,6 @@ def layout(cpu, mask, feature_list, kernel, options, fmt):
       xstatecalc layout --cpu apx --features avx,avx512,pkru,apx
     """
     from . import components as C
-    from .errors import InputError
     from .fpu import boot
     from .views import layout_view
 
@@ -210,6 +213,72 @@ def layout(cpu, mask, feature_list, kernel, options, fmt):
     if missing:
         raise InputError(f"{p.name} does not enumerate component(s) {', '.join(f'{n} ({C.key(n)})' for n in missing)}")
     _emit(layout_view(p, m, kernel_label=k.label), fmt)
+
+
+@cli.command()
+@output_options
+def kernels(fmt):
+    """The kernel models, 5.15 to 6.18, and what each release changed.
+
+    Any version in between works with --kernel: the newest model at or below it
+    is used, plus the stable backports of its branch.
+
+    \b
+    Example:
+      xstatecalc kernels --format json | jq '.[].kernel'
+    """
+    from .kernels import all_models
+    from .views import kernels_view
+
+    _emit(kernels_view(all_models()), fmt)
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@kernel_options
+@click.option("--check", "logfile", metavar="LOGFILE", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Compare the x86/fpu lines of a boot log (dmesg, journalctl, a pasted bug report; '-' "
+                   "for stdin) with the model; exit 1 when they differ. Without --kernel, the version in the "
+                   "log's 'Linux version' line is used.")
+@output_options(default="text", choices=("text", "table", "json", "yaml", "csv"))
+def dmesg(cpu, kernel, options, logfile, fmt):
+    """The x86/fpu boot lines this kernel prints for this CPU, byte for byte.
+
+    \b
+    Examples:
+      xstatecalc dmesg --cpu zen4 --kernel 6.6
+      dmesg | xstatecalc dmesg --cpu sapphire-rapids --check -
+      xstatecalc dmesg --cpu spr --kernel 6.1 --disable enqcmd --check bug-report.txt
+    """
+    from . import dmesg as D
+    from .fpu import boot
+    from .inputs import read_text
+    from .views import check_view, dmesg_view
+
+    (p,) = _cpus([cpu] if cpu else [])
+    if logfile is None:
+        (k,) = _kernels(kernel)
+        b = boot(p, k, options)
+        lines = D.boot_lines(b)
+        if fmt == "text":
+            click.echo("\n".join(lines))
+        else:
+            _emit(dmesg_view(b, lines), fmt)
+        return
+    text = read_text(logfile, what="boot log")
+    source = "--kernel"
+    if kernel is None:
+        kernel = D.log_kernel_version(text)
+        source = f"'Linux version {kernel}' in the log" if kernel else "newest model; the log names no version"
+    (k,) = _kernels(kernel)
+    b = boot(p, k, options)
+    res = D.check(b, text)
+    if not res.found:
+        raise InputError(f"{'<stdin>' if logfile == '-' else logfile}: no x86/fpu boot lines found "
+                         "(expected lines like \"x86/fpu: Enabled xstate features ...\")")
+    _emit(check_view(b, res, kernel_source=source), "table" if fmt == "text" else fmt)
+    if not res.ok:
+        sys.exit(EXIT_PROBLEM)
 
 
 @cli.command()

@@ -181,6 +181,8 @@ def boot(profile: Profile, kernel: KernelModel | None = None, options: Options |
     legacy = Config(C.MASK_FPSSE if "FXSR" in flags else C.bit(C.FP), 0, False)
 
     def disabled(reason: str, problems: list[str], dropped=None) -> Boot:
+        if problems and k.xsave_disabled_msg:
+            problems = problems + ["x86/fpu: XSAVE disabled"]  # fpu__init_disable_system_xstate(), 6.16+
         size = C.FXSAVE_SIZE if "FXSR" in flags else C.FSAVE_SIZE
         lc = Config(legacy.features, size, False)
         b = Boot(profile, k, options, frozenset(flags), False, False, Config(0, size, False), lc, lc, lc,
@@ -279,7 +281,8 @@ def _paranoid_checks(b: Boot) -> None:
         if in_effect == b.kernel_max.features | (b.xss & ~b.independent):
             calc = L.compacted_size(p, b.kernel_max.features)
             if calc != rep.compacted_size:
-                b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {rep.compacted_size}")
+                b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {rep.compacted_size}"
+                                  if k.consistency_sizes else "XSAVE consistency problem, dumping leaves")
                 if k.consistency_fatal:
                     _disable(b, f"computed compacted size {calc} != CPUID(0xD,1).EBX {rep.compacted_size}")
                     return

@@ -9,7 +9,7 @@ shared, in :mod:`xstatecalc.fpu`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from . import components as C
 from .errors import KernelVersionError
@@ -43,6 +43,7 @@ class KernelModel:
     size_limit_check: str  # which "buffer too small" check and text
     xsave_disabled_msg: bool  # "x86/fpu: XSAVE disabled" (6.16+)
     consistency_fatal: bool  # paranoid size mismatch disables XSAVE (5.16+)
+    consistency_sizes: bool  # "XSAVE consistency problem: size %u != kernel_size %u" (48280042f2c6)
     # arch_prctl / KVM guest facts
     xcomp_prctl: bool  # ARCH_GET_XCOMP_SUPP & co (5.16+)
     guest_perm: str  # "none" (5.16), "perm" (copy of perm, 5.17-6.16), "guest_default" (6.17+)
@@ -58,6 +59,22 @@ class KernelModel:
     changes: tuple[str, ...] = ()  # what changed at this version, for `xstatecalc kernels`
     notes: tuple[str, ...] = field(default=())  # settled or unsettled evidence
 
+    def facts(self) -> dict:
+        """The model's facts as plain data (masks in hex), for JSON output."""
+        out = {}
+        for f in fields(self):
+            if f.name in ("version", "label", "changes", "notes", "xfeature_names"):
+                continue
+            v = getattr(self, f.name)
+            if f.name == "cpuid_deps":
+                v = {C.key(n): flag for n, flag in sorted(v.items())}
+            elif isinstance(v, int) and not isinstance(v, bool):
+                v = f"{v:#x}"
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
     @property
     def compacted_flag_text(self) -> str:
         return " or ".join(self.compacted_via)
@@ -70,6 +87,7 @@ class Change:
     facts: dict
     evidence: str = ""
     branch: tuple[int, int] | None = None  # set for a stable backport: applies on this branch only
+    numbers: bool = True  # False: changes only the wording of a message, not a size or mask
 
 
 _NAMES_515 = {
@@ -109,6 +127,7 @@ BASE = KernelModel(
     size_limit_check="xstate",
     xsave_disabled_msg=False,
     consistency_fatal=False,
+    consistency_sizes=False,
     xcomp_prctl=False,
     guest_perm="none",
     guest_alloc="user_default",
@@ -148,6 +167,16 @@ CHANGES: list[Change] = [
            "8ad7e8f69695 ('x86/fpu/xsave: Support XSAVEC in the kernel')"),
     Change((6, 0), "init_fpstate sized by the default features; the 4096-byte check is on init_fpstate.size",
            {"size_limit_check": "init_fpstate"}, "Chang Bae fixes, Aug 2022 [version inferred]"),
+    Change((6, 2), "the paranoid size check names both sizes: 'XSAVE consistency problem: size %u != "
+           "kernel_size %u' (was ', dumping leaves')", {"consistency_sizes": True},
+           "48280042f2c6 ('x86/fpu/xstate: Fix XSTATE_WARN_ON() to emit relevant diagnostics'), "
+           "upstream for 6.2 [version inferred from the stable dates]", numbers=False),
+    Change((6, 0, 17), "stable backport of 48280042f2c6 (consistency message with sizes)",
+           {"consistency_sizes": True}, "'[PATCH 6.0 023/177]' stable review, 2023-01-04", branch=(6, 0),
+           numbers=False),
+    Change((6, 1, 3), "stable backport of 48280042f2c6 (consistency message with sizes)",
+           {"consistency_sizes": True}, "same 2023-01-04 stable cycle as 6.0.17 [point release inferred]",
+           branch=(6, 1), numbers=False),
     Change((6, 3), "AMD erratum 1386: XSAVES cleared on family 0x17 (Zen 1/Zen 2)",
            {"amd_erratum_1386": True}, "b0563468eeac"),
     Change((6, 4), "KVM drops XTILE_CFG from supported XCR0 unless XTILE_DATA is permitted (kvm_get_filtered_xcr0)",
@@ -207,8 +236,9 @@ def _apply(model: KernelModel, ch: Change) -> KernelModel:
     return replace(model, **upd)
 
 
-def mainline_versions() -> list[tuple[int, int]]:
-    return [c.version for c in CHANGES if c.branch is None]
+def mainline_versions(numbers_only: bool = False) -> list[tuple[int, int]]:
+    """Mainline releases with a change (only those that move a number, if asked)."""
+    return [c.version for c in CHANGES if c.branch is None and (c.numbers or not numbers_only)]
 
 
 def model_for(version: tuple[int, ...]) -> KernelModel:
@@ -254,7 +284,7 @@ def resolve_kernel(text: str | None) -> KernelModel:
 
 def all_models() -> list[KernelModel]:
     """One model per mainline release that changes a number, oldest first."""
-    return [model_for(v) for v in mainline_versions()]
+    return [model_for(v) for v in mainline_versions(numbers_only=True)]
 
 
 def newest() -> KernelModel:

@@ -139,3 +139,47 @@ def cpus_view(profiles) -> View:
 
 def names_of(mask: int) -> str:
     return " ".join(C.names(mask))
+
+
+def kernels_view(models) -> View:
+    t = Table("Linux kernel models (each row: what changed at that release that moves a number)",
+              [Column("kernel"), Column("compacted via"), Column("std size by"), Column("guest alloc"),
+               Column("changes")],
+              caption="--kernel takes any release: the newest model at or below it is used, plus stable "
+                      "backports by point release (6.1.133, 6.6.86, 6.12.23)")
+    data = []
+    for m in models:
+        t.add(m.label, "/".join(m.compacted_via), "last offset" if m.std_size_order == "offset" else "top bit",
+              m.guest_alloc.replace("_", " ") + " + 64", "\n".join(m.changes))
+        data.append({"kernel": m.label, "changes": list(m.changes), "evidence": list(m.notes),
+                     "facts": m.facts()})
+    return View(data, [t], csv_table=t)
+
+
+def dmesg_view(b, lines: list[str]) -> View:
+    return View({"cpu": b.profile.name, "kernel": b.kernel.label, "options": b.options.describe(),
+                 "lines": lines}, [], csv_table=Table("", [Column("line")], [[x] for x in lines]))
+
+
+def check_view(b, res, *, kernel_source: str) -> View:
+    t = Table(f"x86/fpu lines of the log vs {b.profile.name} on Linux {b.kernel.label} ({kernel_source})",
+              [Column("verdict"), Column("model"), Column("log")])
+    for line in res.matching:
+        t.add("same", line, line, style="dim")
+    for want, got in res.differing:
+        t.add("DIFFERS", want, got, style="bold")
+    for line in res.unexpected:
+        t.add("UNEXPECTED", "", line, style="bold")
+    for line in res.missing:
+        t.add("not in log", line, "", style="dim")
+    for line in res.ignored:
+        t.add("not modelled", "", line, style="dim")
+    verdict = ("the log agrees with the model" if res.ok else
+               f"the log differs from the model: {len(res.differing)} line(s) differ, "
+               f"{len(res.unexpected)} unexpected")
+    notes = [f"{verdict} ({len(res.matching)} matching, {len(res.missing)} not in the log)."]
+    data = {"cpu": b.profile.name, "kernel": b.kernel.label, "kernel_source": kernel_source,
+            "options": b.options.describe(), "ok": res.ok, "matching": res.matching,
+            "differing": [{"model": w, "log": g} for w, g in res.differing],
+            "unexpected": res.unexpected, "missing": res.missing, "ignored": res.ignored}
+    return View(data, [t], notes, csv_table=t)

@@ -1,0 +1,197 @@
+"""`dmesg` reproduces real x86/fpu boot lines; `dmesg --check` judges pasted logs.
+
+The logs in tests/data/dmesg are verbatim copies of public boot logs (see
+tests/data/dmesg.yaml for the CPU, kernel and options each implies).
+"""
+
+import pytest
+
+from xstatecalc import dmesg as D
+from xstatecalc.fpu import Options, boot
+from xstatecalc.kernels import all_models, resolve_kernel
+from xstatecalc.profile import resolve
+
+from .conftest import DATA, load_data
+
+CASES = load_data("dmesg.yaml")
+
+
+def _boot(case, kernel=None):
+    return boot(resolve(case["cpu"]), resolve_kernel(kernel or case["kernel"]),
+                Options(disabled=frozenset(case.get("disable", ()))))
+
+
+def _log(case):
+    return (DATA / "dmesg" / case["log"]).read_text(encoding="utf-8")
+
+
+def _is_slice(part, whole):
+    return any(whole[i:i + len(part)] == part for i in range(len(whole) - len(part) + 1))
+
+
+def _params():
+    for case in CASES:
+        marks = [pytest.mark.xfail(reason=case["xfail"], strict=True)] if "xfail" in case else []
+        yield pytest.param(case, id=case["log"].removesuffix(".log"), marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_params()))
+def test_real_log_is_reproduced_line_for_line(case):
+    found = D.extract(_log(case))
+    expected = D.boot_lines(_boot(case))
+    assert found, "the log holds no x86/fpu lines"
+    if not any(line.startswith("signal:") for line in found):
+        # The sigframe line comes much later in a boot; most excerpts end before it.
+        expected = [line for line in expected if not line.startswith("signal:")]
+    if case.get("partial"):
+        assert _is_slice(found, expected), "\n".join(expected)
+    else:
+        assert found == expected
+
+
+def test_every_bare_metal_block_is_covered():
+    bare = [c for c in CASES if c.get("bare_metal")]
+    assert len(bare) >= 9 and not any("xfail" in c for c in bare)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.get("any_kernel")], ids=lambda c: c["log"])
+def test_version_less_blocks_match_every_model(case):
+    for k in all_models():
+        assert _is_slice(D.extract(_log(case)), D.boot_lines(_boot(case, k.label))), k.label
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "xfail" not in c], ids=lambda c: c["log"])
+def test_check_accepts_real_logs(run, case):
+    args = ["dmesg", "--cpu", case["cpu"], "--kernel", case["kernel"], "--check", DATA / "dmesg" / case["log"]]
+    for word in case.get("disable", ()):
+        args += ["--disable", word]
+    res = run(*args)
+    assert res.exit_code == 0, res.stdout
+
+
+def test_check_flags_the_wrong_kernel(run):
+    # The Tiger Lake log enables CET_U (0xae7, 2456 bytes): a 6.1 kernel would not.
+    res = run("dmesg", "--cpu", "tiger-lake", "--kernel", "6.1", "--check",
+              DATA / "dmesg" / "07-tiger-lake-i5-11300h.log", "--format", "json")
+    assert res.exit_code == 1
+    import json
+
+    out = json.loads(res.stdout)
+    assert not out["ok"]
+    assert {"model": "x86/fpu: Enabled xstate features 0x2e7, context size is 2440 bytes, using 'compacted' format.",
+            "log": "x86/fpu: Enabled xstate features 0xae7, context size is 2456 bytes, using 'compacted' format."} \
+        in out["differing"]
+    assert "x86/fpu: Supporting XSAVE feature 0x800: 'Control-flow User registers'" in out["unexpected"]
+
+
+def test_check_reads_stdin_with_quotes_and_kernel_banner(run):
+    log = (DATA / "dmesg" / "24-zen4-7700x.log").read_text()
+    pasted = "> [    0.000000] Linux version 6.8.0-45-generic (buildd@lcy02) #45-Ubuntu SMP\n" + \
+        "".join("> " + line + "\n" for line in log.splitlines())
+    res = run("dmesg", "--cpu", "zen4", "--check", "-", "--format", "json", input=pasted)
+    assert res.exit_code == 0, res.stdout
+    import json
+
+    out = json.loads(res.stdout)
+    assert out["kernel"] == "6.8.0" and "Linux version" in out["kernel_source"]
+    assert len(out["matching"]) == 6
+
+
+def test_check_without_fpu_lines_is_an_input_error(run, tmp_path):
+    f = tmp_path / "empty.log"
+    f.write_text("[    0.0] Booting Linux\n")
+    res = run("dmesg", "--check", f)
+    assert res.exit_code == 2
+    assert "no x86/fpu boot lines" in res.stderr and "Traceback" not in res.stderr
+
+
+# --- formats and failure paths, from the reference's section 4 and the kernel's printk formats ---
+
+def test_sapphire_rapids_newest_lines_match_reference():
+    lines = D.boot_lines(boot(resolve("spr")))
+    # Reference 9.2 (newest): offsets of the max buffer and the Enabled line.
+    assert "x86/fpu: Supporting XSAVE feature 0x1000: 'Control-flow Kernel registers (KVM only)'" in lines
+    assert "x86/fpu: Supporting XSAVE feature 0x40000: 'AMX Tile data'" in lines
+    assert "x86/fpu: xstate_offset[12]: 2464, xstate_sizes[12]:   24" in lines  # after PASID (2440) and CET_U
+    assert "x86/fpu: xstate_offset[18]: 2560, xstate_sizes[18]: 8192" in lines
+    assert lines[-2] == "x86/fpu: Enabled xstate features 0x61ee7, context size is 10752 bytes, using 'compacted' format."
+    assert lines[-1] == "signal: max sigframe size: 11952"
+
+
+def test_zen4_newest_matches_the_real_617_log():
+    # Reference section 4: a real Ryzen 9 7945HX on 6.17+.
+    lines = D.boot_lines(boot(resolve("zen4"), resolve_kernel("6.17")))
+    assert lines[-9:] == [
+        "x86/fpu: xstate_offset[2]:  576, xstate_sizes[2]:  256",
+        "x86/fpu: xstate_offset[5]:  832, xstate_sizes[5]:   64",
+        "x86/fpu: xstate_offset[6]:  896, xstate_sizes[6]:  512",
+        "x86/fpu: xstate_offset[7]: 1408, xstate_sizes[7]: 1024",
+        "x86/fpu: xstate_offset[9]: 2432, xstate_sizes[9]:    8",
+        "x86/fpu: xstate_offset[11]: 2440, xstate_sizes[11]:   16",
+        "x86/fpu: xstate_offset[12]: 2456, xstate_sizes[12]:   24",
+        "x86/fpu: Enabled xstate features 0x1ae7, context size is 2480 bytes, using 'compacted' format.",
+        "signal: max sigframe size: 3376",
+    ]
+    assert "x86/fpu: Supporting XSAVE feature 0x1000: 'Control-flow Kernel registers (KVM only)'" in lines
+
+
+def test_515_names_bits_above_pasid_unknown():
+    # Up to 5.15 xfeature_names[] ends after "PASID state"; 6.6-6.16 call CET_S "(unused)".
+    assert resolve_kernel("5.15").xfeature_names.get(11) is None
+    assert resolve_kernel("6.6").xfeature_names[12] == "Control-flow Kernel registers (unused)"
+
+
+def test_legacy_fpu_line_without_xsave():
+    # Reference 6.2: round_up(736 + 15 + (512 FXSAVE + 0 magic + 112 fsave) + 63, 16) = 1440.
+    assert D.boot_lines(boot(resolve("zen4"), options=Options(disabled=frozenset({"xsave"})))) == [
+        "x86/fpu: x87 FPU will use FXSAVE", "signal: max sigframe size: 1440"]
+
+
+def test_apx_with_mpx_disables_xsave_with_616_wording(tmp_path):
+    lines = D.boot_lines(boot(_apx_mpx_profile(tmp_path), resolve_kernel("6.16")))
+    # The kernel prints the raw CPUID mask (x87, SSE, AVX, MPX x2, PKRU, APX).
+    assert lines == ["x86/fpu: Both APX/MPX present in the CPU's xstate features: 0x8021f.",
+                     "x86/fpu: XSAVE disabled", "signal: max sigframe size: 1440"]
+
+
+def _apx_mpx_profile(tmp_path):
+    f = tmp_path / "apx-mpx.yaml"
+    f.write_text("""name: apx-mpx
+vendor: intel
+description: APX next to MPX (not a real CPU)
+source: test
+flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, MPX, APX, PKU]
+xcr0_supported: 0x8021f
+xss_supported: 0
+components:
+  2: {size: 256, offset: 576}
+  3: {size: 64, offset: 960}
+  4: {size: 64, offset: 1024}
+  9: {size: 8, offset: 2688}
+  19: {size: 128, offset: 1088}
+""")
+    return resolve(str(f))
+
+
+def test_sigframe_line_is_the_last_and_uses_ia32_frame():
+    lines = D.boot_lines(boot(resolve("zen4"), resolve_kernel("6.1"), Options(ia32_emulation=False)))
+    assert lines[-1] == "signal: max sigframe size: 2976"  # round_up(2440 + 522, 16)
+
+
+def test_extract_strips_prefixes():
+    text = "\n".join([
+        "<6>[    0.1][    T0] x86/fpu: Enabled xstate features 0x7, context size is 832 bytes, using 'compacted' format.",
+        "jan 13 14:17:13 host kernel: x86/fpu: xstate_offset[2]:  576, xstate_sizes[2]:  256",
+        ">> [ 3.80] signal: max sigframe size: 1776   ",
+        "unrelated line",
+    ])
+    assert D.extract(text) == [
+        "x86/fpu: Enabled xstate features 0x7, context size is 832 bytes, using 'compacted' format.",
+        "x86/fpu: xstate_offset[2]:  576, xstate_sizes[2]:  256",
+        "signal: max sigframe size: 1776",
+    ]
+
+
+def test_dmesg_json_lines(run_json):
+    out = run_json("dmesg", "--cpu", "zen2", "--kernel", "6.1")
+    assert out["lines"][-2] == "x86/fpu: Enabled xstate features 0x7, context size is 832 bytes, using 'compacted' format."

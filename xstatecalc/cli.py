@@ -216,6 +216,52 @@ def layout(cpu, mask, feature_list, kernel, options, fmt):
 
 
 @cli.command()
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@kernel_options
+@click.option("--enable", "-e", "enable", multiple=True, metavar="FEATURE",
+              help="Dynamic feature to ask permission for: amx (= xtile_data, 18). Repeatable.")
+@click.option("--process", is_flag=True,
+              help="Show an ordinary process instead: ARCH_REQ_XCOMP_PERM, then the #NM reallocation.")
+@click.option("--sigaltstack", type=click.IntRange(min=0), metavar="BYTES",
+              help="Check an alternate signal stack of BYTES against the permission request (implies "
+                   "--process); exit 1 when the kernel would refuse with -ENOSPC.")
+@output_options
+def guest(cpu, kernel, options, enable, process, sigaltstack, fmt):
+    """The KVM guest fpstate lifecycle, step by step, with every size.
+
+    Boot; the VMM's perm and guest_perm; ARCH_REQ_XCOMP_GUEST_PERM; KVM_CREATE_VCPU
+    (fpu_alloc_guest_fpstate); KVM_SET_CPUID2 (the AMX reallocation, uabi_size);
+    and the guest's CPUID 0xD. Each row names the kernel function.
+
+    \b
+    Examples:
+      xstatecalc guest --enable amx
+      xstatecalc guest --cpu spr --kernel 6.1.132 --enable amx
+      xstatecalc guest --enable amx --process --sigaltstack 8192
+      xstatecalc guest --enable amx -f json | jq '.[] | {step, call, alloc: .state.fpstate.allocated}'
+    """
+    from .fpu import boot
+    from .guest import ENOSPC, GuestFlowError, dynamic_request, guest_flow, process_flow
+    from .views import guest_view
+
+    (p,) = _cpus([cpu] if cpu else [])
+    (k,) = _kernels(kernel)
+    b = boot(p, k, options)
+    try:
+        idx = dynamic_request(b, enable)
+    except GuestFlowError as e:
+        raise click.BadParameter(str(e), param_hint="--enable") from None
+    if sigaltstack is not None:
+        process = True
+        if not idx:
+            raise click.UsageError("--sigaltstack checks a permission request: add --enable amx")
+    steps = process_flow(b, idx, sigaltstack) if process else guest_flow(b, idx)
+    _emit(guest_view(b, steps, flow="process" if process else "guest"), fmt)
+    if sigaltstack is not None and any(st.result == ENOSPC for st in steps):
+        sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
 @output_options
 def kernels(fmt):
     """The kernel models, 5.15 to 6.18, and what each release changed.

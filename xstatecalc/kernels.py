@@ -160,7 +160,13 @@ CHANGES: list[Change] = [
     Change((5, 18), "ARCH_REQ_XCOMP_PERM stores the full user mask, not just the request (063452fd94d1); "
            "host permission adds supervisor states (781c64bfcb73); ENQCMD re-enabled, PASID possible",
            {"perm_store": "user_mask", "host_perm_adds_supervisor": True, "enqcmd_disabled": False},
-           "063452fd94d1, 781c64bfcb73, 7c1ef59145f1"),
+           "063452fd94d1 (tip x86/urgent 2022-03-23, merged for 5.18-rc1), 781c64bfcb73, 7c1ef59145f1"),
+    Change((5, 16, 20), "stable backport of 063452fd94d1: ARCH_REQ_XCOMP_PERM adds to the permission",
+           {"perm_store": "user_mask"}, "'[PATCH 5.16 274/285]' stable review, 2022-04-12 (rebased by Chang Bae)",
+           branch=(5, 16)),
+    Change((5, 17, 3), "stable backport of 063452fd94d1: ARCH_REQ_XCOMP_PERM and GUEST_PERM add to the "
+           "permission", {"perm_store": "user_mask"},
+           "same 2022-04-12 stable cycle as 5.16.20 [point release inferred]", branch=(5, 17)),
     Change((5, 19), "XSAVEC alone selects the compacted format (X86_FEATURE_XCOMPACTED); guest uabi_size starts "
            "at sizeof(struct kvm_xsave) = 4096",
            {"compacted_via": ("XSAVEC", "XSAVES"), "uabi_init": "kvm_xsave"},
@@ -180,7 +186,8 @@ CHANGES: list[Change] = [
     Change((6, 3), "AMD erratum 1386: XSAVES cleared on family 0x17 (Zen 1/Zen 2)",
            {"amd_erratum_1386": True}, "b0563468eeac"),
     Change((6, 4), "KVM drops XTILE_CFG from supported XCR0 unless XTILE_DATA is permitted (kvm_get_filtered_xcr0)",
-           {"kvm_filter_xtilecfg": True}, "'KVM: x86: Filter out XTILE_CFG if XTILE_DATA isn't permitted' [6.4 inferred]"),
+           {"kvm_filter_xtilecfg": True}, "55cd57b596e8 'KVM: x86: Filter out XTILE_CFG if XTILE_DATA isn't permitted', author date "
+           "2023-04-04, so the 6.4 merge window [inferred from the date; Fixes: 445ecdf79be0, may be in stables]"),
     Change((6, 6), "user shadow stack: CET_USER becomes a supervisor xfeature (needs SHSTK); CET_KERNEL listed "
            "as unsupported; PKRU needs OSPKE instead of PKU",
            {"supervisor_supported": M(C.CET_USER), "supervisor_unsupported": M(C.CET_KERNEL),

@@ -183,3 +183,61 @@ def check_view(b, res, *, kernel_source: str) -> View:
             "differing": [{"model": w, "log": g} for w, g in res.differing],
             "unexpected": res.unexpected, "missing": res.missing, "ignored": res.ignored}
     return View(data, [t], notes, csv_table=t)
+
+
+def _cell(v) -> str:
+    if isinstance(v, dict):
+        return " ".join(f"{k}={_cell(x)}" for k, x in v.items())
+    return "-" if v is None else str(v)
+
+
+def _lookup(state: dict, dotted: str):
+    for part in dotted.split("."):
+        state = state.get(part) if isinstance(state, dict) else None
+    return state
+
+
+def guest_view(b, steps, *, flow: str) -> View:
+    """One row per step of the guest (or process) flow, then the kernel/uAPI split."""
+    title = (f"{b.profile.name} on Linux {b.kernel.label}: "
+             + ("KVM guest fpstate, step by step" if flow == "guest" else "an AMX process, step by step"))
+    t = Table(title, [Column("#", R), Column("event / call"), Column("kernel function"), Column("result", R),
+                      Column("what changed"), Column("returns")],
+              caption="state names: perm/guest_perm = struct fpu_state_perm, fpstate = struct fpstate, "
+                      "gfpu = struct fpu_guest")
+    records = []
+    for st in steps:
+        changed = [c for c in st.changed if not c.startswith("configs")]
+        if st.nr == 1:
+            changed = [f"{k}: {v['features']} / {v['size']}" for k, v in st.state["configs"].items()]
+        else:
+            changed = [f"{c} = {_cell(_lookup(st.state, c))}" for c in changed]
+        returns = [f"{k}: {_cell(v)}" for k, v in st.returns.items()]
+        t.add(st.nr, f"{st.event}\n{st.call}", st.function, _cell(st.result),
+              "\n".join(changed + [f"({n})" for n in st.notes]), "\n".join(returns),
+              style="bold" if isinstance(st.result, str) else None)
+        records.append({"cpu": b.profile.name, "kernel": b.kernel.label, **st.record()})
+    tables = [t]
+    if flow == "guest":
+        tables.append(_split_table(steps))
+    flat = Table("", [Column(h) for h in ("step", "event", "call", "function", "result", "changed")])
+    for st in steps:
+        flat.add(st.nr, st.event, st.call, st.function, _cell(st.result), " ".join(st.changed))
+    return View(records, [x for x in tables if x], csv_table=flat)
+
+
+def _split_table(steps):
+    """The review's request: the guest config's kernel part next to its user/uAPI part."""
+    states = [(st.event, st.state) for st in steps if "fpstate" in st.state and st.event != "the guest runs"]
+    if not states:
+        return None
+    cols = [Column("part"), Column("field")] + [Column(ev, R) for ev, _ in states]
+    t = Table("Guest fpstate: kernel part (compacted, XSAVES) vs user/uAPI part (standard, KVM_GET_XSAVE2)", cols)
+    rows = [("kernel", "bytes allocated", "fpstate.allocated"), ("kernel", "fpstate->size", "fpstate.size"),
+            ("kernel", "fpstate->xfeatures", "fpstate.xfeatures"), ("kernel", "fpstate->xfd", "fpstate.xfd"),
+            ("user/uAPI", "fpstate->user_size", "fpstate.user_size"),
+            ("user/uAPI", "fpstate->user_xfeatures", "fpstate.user_xfeatures"),
+            ("user/uAPI", "gfpu->uabi_size", "gfpu.uabi_size"), ("kernel", "gfpu->xfeatures", "gfpu.xfeatures")]
+    for part, name, key in rows:
+        t.add(part, name, *[_cell(_lookup(s, key)) for _, s in states])
+    return t

@@ -1,0 +1,160 @@
+"""`guest`: the KVM guest fpstate lifecycle and the AMX process flow, against the reference §5-§7."""
+
+import pytest
+
+from xstatecalc.fpu import Options, boot
+from xstatecalc.guest import dynamic_request, guest_flow, process_flow
+from xstatecalc.kernels import resolve_kernel
+from xstatecalc.profile import resolve
+
+from .conftest import load_data
+
+NO_PASID = Options(disabled=frozenset({"enqcmd"}))  # the reference's example CPU (§5.6) has no PASID
+
+
+def flow(cpu, kernel, enable=(18,), options=NO_PASID):
+    steps = guest_flow(boot(resolve(cpu), resolve_kernel(kernel), options), list(enable))
+    return {st.event.split(" ")[0] if st.nr > 1 else "boot": st for st in steps}, steps
+
+
+def test_sapphire_rapids_newest_reference_5_6():
+    by, steps = flow("sapphire-rapids", "6.18")
+    assert [st.nr for st in steps] == [1, 2, 3, 4, 5, 6]
+    vmm, req, vcpu, cpuid, run = by["VMM"], by["request"], by["create"], by["set"], by["the"]
+    # 2. perm and guest_perm at exec; ARCH_GET_XCOMP_*; KVM_CAP_XSAVE2 = max(4096, 2696).
+    assert vmm.state["perm"] == {"features": "0x20ae7", "size": 2560, "user_size": 2816}
+    assert vmm.state["guest_perm"] == {"features": "0x21ae7", "size": 2560, "user_size": 2816, "locked": False}
+    assert vmm.returns["ARCH_GET_XCOMP_SUPP"] == "0x602e7"
+    assert vmm.returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x202e7"
+    assert vmm.returns["KVM_CAP_XSAVE2"] == 4096
+    # §9.2: KVM_GET_SUPPORTED_CPUID before permission: 0x2E7 / 2696, 0xD.1 EBX 2480.
+    assert vmm.returns["KVM_GET_SUPPORTED_CPUID.0xD.0"]["eax"] == "0x2e7"
+    assert vmm.returns["KVM_GET_SUPPORTED_CPUID.0xD.0"]["ebx"] == 2696
+    assert vmm.returns["KVM_GET_SUPPORTED_CPUID.0xD.1"]["ebx"] == 2480
+    # 3. ARCH_REQ_XCOMP_GUEST_PERM(18)
+    assert req.result == 0
+    assert req.state["guest_perm"] == {"features": "0x61ae7", "size": 10752, "user_size": 11008, "locked": False}
+    assert req.returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x602e7" and req.returns["KVM_CAP_XSAVE2"] == 11008
+    assert req.returns["KVM_GET_SUPPORTED_CPUID.0xD.1"]["ebx"] == 10752
+    # 4. KVM_CREATE_VCPU
+    assert vcpu.state["fpstate"] == {"allocated": 2624, "size": 2560, "user_size": 2816, "xfeatures": "0x21ae7",
+                                     "user_xfeatures": "0x202e7", "xfd": "0x0"}
+    assert vcpu.state["gfpu"]["uabi_size"] == 4096 and vcpu.state["guest_perm"]["locked"]
+    # 5. KVM_SET_CPUID2 with AMX
+    assert cpuid.state["fpstate"] == {"allocated": 10816, "size": 10752, "user_size": 11008, "xfeatures": "0x61ae7",
+                                      "user_xfeatures": "0x602e7", "xfd": "0x0"}
+    assert cpuid.state["gfpu"]["uabi_size"] == 11008
+    assert cpuid.returns["KVM_GET_XSAVE"] == "-EINVAL" and cpuid.returns["KVM_GET_XSAVE2 needs"] == 11008
+    # 6. what the guest sees: std(0x602E7) = 11008, compacted with or without XSS = 10752.
+    assert run.state["guest_cpuid"]["leaf_0xd_0_ebx"] == 11008
+    assert run.state["guest_cpuid"]["leaf_0xd_1_ebx"] == 10752
+    assert "fpstate.allocated" in cpuid.changed and "gfpu.uabi_size" in cpuid.changed
+
+
+@pytest.mark.parametrize("kernel,alloc", [("6.1", 2880), ("6.1.132", 2880), ("6.1.133", 2624)])
+def test_sapphire_rapids_6_1_reference_5_6(kernel, alloc):
+    by, _ = flow("sapphire-rapids", kernel)
+    assert by["VMM"].state["guest_perm"]["features"] == "0x202e7"  # a copy of perm before 6.17
+    assert by["VMM"].returns["KVM_CAP_XSAVE2"] == 4096
+    assert by["VMM"].returns["KVM_GET_SUPPORTED_CPUID.0xD.0"]["ebx"] == 2816  # pre-6.4: XTILE_CFG not filtered
+    assert by["request"].state["guest_perm"]["size"] == 10752
+    assert by["request"].returns["KVM_CAP_XSAVE2"] == 11008
+    assert by["create"].state["fpstate"]["allocated"] == alloc
+    assert by["create"].state["fpstate"]["size"] == 2560
+    assert by["create"].state["gfpu"]["uabi_size"] == 4096
+    assert by["set"].state["fpstate"]["allocated"] == 10816 and by["set"].state["gfpu"]["uabi_size"] == 11008
+
+
+@pytest.mark.parametrize("kernel,alloc,size", [("6.6", 2504, 2456), ("6.15", 2520, 2456), ("6.18", 2544, 2480)])
+def test_zen4_has_no_amx_and_the_buffer_stays(kernel, alloc, size):
+    # §9.3: vCPU fpstate 2504 (6.6-6.14, under-allocated), 2520 (6.15-6.16), 2544 (6.17+).
+    by, _ = flow("zen4", kernel, options=Options())
+    assert by["request"].result == "-EOPNOTSUPP"
+    assert by["create"].state["fpstate"]["allocated"] == alloc
+    assert by["create"].state["fpstate"]["size"] == size
+    assert by["set"].state["fpstate"]["allocated"] == alloc
+    if kernel == "6.6":
+        assert any("under-allocation" in n for n in by["create"].notes)
+
+
+def test_granite_rapids_matches_hardware():
+    hw = load_data("hardware.yaml")["granite-rapids"]
+    spr, gnr = resolve("sapphire-rapids"), resolve("granite-rapids")
+    assert all(gnr.components[n] == spr.components[n] for n in (2, 5, 6, 7, 9, 17, 18))  # same sub-leaves
+    by, _ = flow("granite-rapids", "6.18")
+    # KVM_CAP_XSAVE2 after permission and the guest's 0xD.0 EBX are the hardware's CPUID(0xD,0) ECX/EBX.
+    assert by["request"].returns["KVM_CAP_XSAVE2"] == hw["sl0_ecx"]
+    assert by["the"].state["guest_cpuid"]["leaf_0xd_0_ebx"] == hw["sl0_ebx"]
+    assert by["set"].state["fpstate"]["allocated"] == 10816  # §9.1: 10752 whatever the supervisor set
+
+
+def test_apx_hypothetical_reference_9_4():
+    by, _ = flow("apx-hypothetical", "6.18")
+    assert by["create"].state["fpstate"]["allocated"] == 2688 + 64
+    assert by["set"].state["fpstate"]["allocated"] == 10880 + 64
+    assert by["set"].state["gfpu"]["uabi_size"] == 11008
+    assert by["the"].state["guest_cpuid"]["xcr0"] == "0x602e7"  # APX is not in KVM_SUPPORTED_XCR0 (§7)
+
+
+def test_permission_is_locked_after_vcpu_creation():
+    by, _ = flow("sapphire-rapids", "6.18", enable=())
+    assert by["create"].returns["ARCH_REQ_XCOMP_GUEST_PERM(18) from now on"] == "-EBUSY"
+    assert by["set"].state["fpstate"]["allocated"] == 2624
+
+
+def test_516_has_no_guest_permissions():
+    by, _ = flow("sapphire-rapids", "5.16")
+    assert by["request"].result == "-EINVAL"
+    assert by["create"].state["fpstate"]["allocated"] == 2816 + 64  # §5.4: user.default_size + 64
+
+
+def test_517_permission_bug_and_its_backport():
+    # §5.3: 5.16/early 5.17 stored only the request; 063452fd94d1 (5.18; stable 5.16.20, 5.17.3).
+    by, _ = flow("sapphire-rapids", "5.17")
+    assert by["request"].returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x40000"
+    by, _ = flow("sapphire-rapids", "5.17.3")
+    assert by["request"].returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x602e7"
+
+
+def test_not_dynamic_feature_is_refused():
+    b = boot(resolve("spr"))
+    assert dynamic_request(b, ["amx"]) == dynamic_request(b, ["xtile_data"]) == dynamic_request(b, ["18"]) == [18]
+    with pytest.raises(ValueError, match="not a dynamic xfeature"):
+        dynamic_request(b, ["avx512"])
+
+
+def test_process_flow_sigaltstack():
+    b = boot(resolve("sapphire-rapids"), resolve_kernel("6.18"), NO_PASID)
+    steps = process_flow(b, [18], sigaltstack=8192)
+    assert steps[2].result == "-ENOSPC" and "11952" in steps[2].notes[0]  # §6.2: framesize 11952 on SPR
+    assert steps[3].result == "SIGILL"
+    steps = process_flow(b, [18], sigaltstack=11952)
+    assert steps[2].result == 0
+    assert steps[2].state["perm"] == {"features": "0x60ae7", "size": 10752, "user_size": 11008}
+    # first AMX use: #NM -> realloc(perm.__state_size + 64); AT_MINSIGSTKSZ unchanged (§6.2)
+    assert steps[3].state["fpstate"]["allocated"] == 10816
+    assert steps[3].state["signal"] == {"AT_MINSIGSTKSZ": 11952, "frame_xstate": 11012}
+
+
+def test_guest_cli_json_is_a_list_of_steps(run_json):
+    out = run_json("guest", "--enable", "amx", "--disable", "enqcmd")
+    assert [s["step"] for s in out] == [1, 2, 3, 4, 5, 6]
+    assert {"step", "event", "call", "function", "result", "returns", "changed", "state", "cpu", "kernel"} <= set(out[0])
+    assert out[4]["state"]["fpstate"]["allocated"] == 10816
+
+
+def test_guest_cli_refuses_static_feature(run):
+    res = run("guest", "--enable", "avx512")
+    assert res.exit_code == 2 and "not a dynamic xfeature" in res.stderr
+
+
+def test_guest_cli_sigaltstack_exit_codes(run):
+    assert run("guest", "--enable", "amx", "--sigaltstack", "8192").exit_code == 1
+    assert run("guest", "--enable", "amx", "--sigaltstack", "16384").exit_code == 0
+    assert run("guest", "--sigaltstack", "8192").exit_code == 2
+
+
+def test_guest_table_has_split_view(run):
+    res = run("guest", "--enable", "amx")
+    assert res.exit_code == 0
+    assert "fpu_alloc_guest_fpstate" in res.stdout and "gfpu->uabi_size" in res.stdout

@@ -1,0 +1,423 @@
+"""The life of a KVM guest's fpstate, and of an AMX process: step by step.
+
+Follows the reference model §5 and §7: arch/x86/kernel/fpu/xstate.c
+(xstate_request_perm, fpstate_realloc, __xfd_enable_feature), core.c
+(fpu_alloc_guest_fpstate, fpu_enable_guest_xfd_features) and KVM's
+x86.c/cpuid.c (KVM_CAP_XSAVE2, kvm_get_filtered_xcr0, xstate_required_size).
+Per-version differences are facts of :class:`~xstatecalc.kernels.KernelModel`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from . import components as C
+from . import layout as L
+from .fpu import FPSTATE_HDR, KVM_XSAVE_SIZE, Boot, sigframe_size
+
+EINVAL, EOPNOTSUPP, EBUSY, ENOSPC, EPERM = "-EINVAL", "-EOPNOTSUPP", "-EBUSY", "-ENOSPC", "-EPERM"
+
+# KVM_SUPPORTED_XCR0 before AMX (arch/x86/kvm/x86.c): x87, SSE, AVX, MPX, AVX-512, PKRU.
+KVM_SUPPORTED_XCR0 = C.mask_of(C.FP, C.SSE, C.YMM, C.BNDREGS, C.BNDCSR, C.OPMASK, C.ZMM_HI256, C.HI16_ZMM,
+                               C.PKRU)
+FPU_GUEST_PERM_LOCKED = 1 << 63
+
+
+class GuestFlowError(ValueError):
+    """An --enable word that names no dynamic feature (the CLI turns it into exit 2)."""
+
+
+@dataclass
+class Step:
+    """One event in the flow: what was called, what it returned, the state after it."""
+
+    nr: int
+    event: str
+    call: str
+    function: str
+    result: str | int | None
+    state: dict
+    returns: dict = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict:
+        """The JSON object of this step (documented in README, 'guest --format json')."""
+        return {"step": self.nr, "event": self.event, "call": self.call, "function": self.function,
+                "result": self.result, "returns": self.returns, "changed": self.changed,
+                "notes": self.notes, "state": self.state}
+
+
+def _hex(v: int | None) -> str | None:
+    return None if v is None else f"{v:#x}"
+
+
+def dynamic_request(b: Boot, words) -> list[int]:
+    """Component numbers to request from --enable words ('amx', 'xtile_data', '18').
+
+    Raises GuestFlowError for a word with no dynamic component: such features are
+    on from boot for every process (the kernel would answer -EOPNOTSUPP).
+    """
+    from .kernels import newest
+
+    dyn = newest().user_dynamic | b.kernel.user_dynamic
+    out: list[int] = []
+    for word in words:
+        try:
+            m = C.parse_features([word])
+        except ValueError as e:
+            raise GuestFlowError(str(e)) from None
+        if not m & dyn:
+            raise GuestFlowError(
+                f"{word!r} ({', '.join(C.names(m))}) is not a dynamic xfeature: it is in the default feature "
+                f"set, on from boot for every process and guest, and needs no permission "
+                f"(ARCH_REQ_XCOMP_GUEST_PERM would answer -EOPNOTSUPP). Dynamic features: "
+                f"{', '.join(C.names(dyn))} ('amx').")
+        out += [n for n in C.bits(m & dyn) if n not in out]
+    return out
+
+
+class _Flow:
+    """Shared state of the host-process and guest flows."""
+
+    def __init__(self, b: Boot):
+        self.b, self.k, self.p = b, b.kernel, b.profile
+        self.steps: list[Step] = []
+        self.prev: dict = {}
+        self.state: dict = {}
+
+    # size helpers, with the kernel's own rules (xstate_calculate_size)
+    def ksize(self, mask: int) -> int:
+        return L.size(self.p, mask, self.b.compacted, self.k.std_size_order)
+
+    def usize(self, mask: int) -> int:
+        return L.size(self.p, mask & self.k.user_supported, False, self.k.std_size_order)
+
+    def add(self, event, call, function, result, returns=None, notes=None) -> Step:
+        st = Step(len(self.steps) + 1, event, call, function, result, copy.deepcopy(self.state),
+                  returns or {}, _diff(self.prev, self.state), notes or [])
+        self.prev = copy.deepcopy(self.state)
+        self.steps.append(st)
+        return st
+
+    def boot_step(self):
+        b = self.b
+        cfg = {f"{w}.{v}": {"features": _hex(b.config(w, v).features), "size": b.config(w, v).size,
+                            "format": b.config(w, v).format}
+               for w, v in (("kernel", "max"), ("kernel", "default"), ("user", "max"), ("user", "default"),
+                            ("guest", "default"))}
+        self.state["configs"] = cfg
+        notes = [] if b.xsave else [f"XSAVE is off ({b.disabled_reason}): every buffer is the legacy image"]
+        self.add("boot", "fpu__init_system_xstate()", "fpu__init_system_xstate / init_xstate_size", 0,
+                 notes=notes)
+
+    def perm_record(self, features: int, size: int, user_size: int, guest: bool = False) -> dict:
+        """struct fpu_state_perm: __state_perm, __state_size, __user_state_size (+ the guest lock bit)."""
+        rec = {"features": _hex(features & ~FPU_GUEST_PERM_LOCKED), "size": size, "user_size": user_size}
+        if guest:
+            rec["locked"] = bool(features & FPU_GUEST_PERM_LOCKED)
+        return rec
+
+    def request(self, guest: bool, idx: int, sigaltstack: int | None = None):
+        """xstate_request_perm(idx, guest): (result, new perm tuple or None)."""
+        k, b = self.k, self.b
+        if not k.xcomp_prctl or (guest and k.guest_perm == "none"):
+            return EINVAL, None, "no such arch_prctl option in this kernel"
+        if not b.options.x86_64:
+            return EOPNOTSUPP, None, "32-bit kernels have no dynamic features"
+        if idx >= _xfeature_max(k):
+            return EINVAL, None, f"{idx} >= XFEATURE_MAX"
+        requested = C.bit(idx) if C.bit(idx) & k.user_dynamic else 0  # xstate_prctl_req[]
+        if not requested:
+            return EOPNOTSUPP, None, "xstate_prctl_req[] has no entry for this component"
+        if b.user_max.features & requested != requested or not b.xsave:
+            return EOPNOTSUPP, None, "not in fpu_user_cfg.max_features (the CPU or kernel lacks it)"
+        perm = self.perm_guest if guest else self.perm_host
+        if perm[0] & requested == requested:
+            return 0, None, "already permitted"
+        if guest and perm[0] & FPU_GUEST_PERM_LOCKED:
+            return EBUSY, None, "guest permissions are locked once a vCPU exists"
+        mask = (perm[0] & ~FPU_GUEST_PERM_LOCKED) | requested
+        if not guest and k.host_perm_adds_supervisor:
+            mask |= b.kernel_max.features & ~k.user_supported & ~k.guest_supervisor
+        ksize, usize = self.ksize(mask), self.usize(mask)
+        if not guest and sigaltstack:
+            need = sigframe_size(b, usize)
+            if sigaltstack < need:
+                return ENOSPC, None, (f"validate_sigaltstack(): an alternate signal stack of {sigaltstack} bytes "
+                                      f"is smaller than the {need}-byte frame AMX needs")
+        stored = {"requested": requested, "user_mask": mask & k.user_supported, "full": mask}[k.perm_store]
+        return 0, (stored | (perm[0] & FPU_GUEST_PERM_LOCKED), ksize, usize), None
+
+
+def _xfeature_max(k) -> int:
+    return max(k.xfeature_names) + 1
+
+
+def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, val in new.items():
+        name = f"{prefix}{key}"
+        if isinstance(val, dict):
+            out += _diff(old.get(key) if isinstance(old.get(key), dict) else {}, val, name + ".")
+        elif old.get(key) != val:
+            out.append(name)
+    return out
+
+
+class GuestFlow(_Flow):
+    """A VMM process creating one vCPU (reference §5, worked numbers in §5.6)."""
+
+    def __init__(self, b: Boot, enable: list[int]):
+        super().__init__(b)
+        self.enable = enable
+
+    # KVM's view: kvm_caps.supported_xcr0/xss and its own size helper
+    def supported_xcr0(self) -> int:
+        b, k = self.b, self.k
+        m = b.xcr0 & (KVM_SUPPORTED_XCR0 | k.kvm_supported_xcr0_extra)
+        if self.p.vendor != "intel":
+            m &= ~C.MASK_MPX  # SVM never exposes MPX
+        return m
+
+    def supported_xss(self) -> int:
+        return self.b.xss & self.k.kvm_supported_xss if "XSAVES" in self.b.flags else 0
+
+    def filtered_xcr0(self) -> int:
+        perm = self.perm_guest[0] if self.k.guest_perm != "none" else self.b.user_max.features
+        m = self.supported_xcr0()
+        if self.k.kvm_filter_xtilecfg:
+            if m & C.bit(C.XTILE_DATA):
+                m &= perm
+            if not m & C.bit(C.XTILE_DATA):
+                m &= ~C.bit(C.XTILE_CFG)
+        elif self.k.guest_perm != "none":
+            m &= perm
+        return m
+
+    def kvm_std(self, xcr0: int) -> int:
+        return L.standard_size(self.p, xcr0 & ~self.b.profile.xss_supported, "offset")
+
+    def kvm_cmp(self, mask: int) -> int:
+        return L.compacted_size(self.p, mask)
+
+    def kvm_returns(self) -> dict:
+        if self.k.guest_perm == "none":
+            return {"KVM_CAP_XSAVE2": None, "ARCH_GET_XCOMP_GUEST_PERM": EINVAL}
+        x = self.filtered_xcr0()
+        xss = self.supported_xss()
+        out = {"ARCH_GET_XCOMP_GUEST_PERM": _hex(self.perm_guest[0] & self.k.user_supported),
+               "KVM_CAP_XSAVE2": max(KVM_XSAVE_SIZE, self.kvm_std(x)),
+               "KVM_GET_SUPPORTED_CPUID.0xD.0": {"eax": _hex(x & 0xFFFFFFFF), "ebx": self.kvm_std(x),
+                                                 "ecx": self.kvm_std(x)}}
+        if self.b.compacted:
+            out["KVM_GET_SUPPORTED_CPUID.0xD.1"] = {"ebx": self.kvm_cmp(x | xss), "ecx": _hex(xss)}
+        return out
+
+    def run(self) -> list[Step]:
+        b, k = self.b, self.k
+        self.boot_step()
+        # 2. fpstate_reset() at exec: perm and guest_perm of the VMM process.
+        kd, ud, gd = b.kernel_default, b.user_default, b.guest_default
+        self.perm_host = (kd.features, kd.size, ud.size)
+        if k.guest_perm == "guest_default":
+            self.perm_guest = (gd.features, gd.size, ud.size)
+        else:
+            self.perm_guest = self.perm_host
+        self.state["perm"] = self.perm_record(*self.perm_host)
+        if k.guest_perm != "none":
+            self.state["guest_perm"] = self.perm_record(*self.perm_guest, guest=True)
+        supp = (b.user_max.features | C.MASK_FPSSE) if k.xcomp_prctl else EINVAL
+        notes = []
+        if k.guest_perm == "none":
+            notes.append(f"Linux {k.label} has no guest permissions: KVM guests cannot use dynamic features "
+                         "(guest AMX arrived in 5.17)")
+        elif k.guest_perm == "perm":
+            notes.append("guest_perm starts as a copy of perm ('Same defaults for guests'); 6.17 gives it "
+                         "guest_default_cfg")
+        self.add("VMM process starts", "exec()", "fpstate_reset / fpu_init_fpstate_user", 0,
+                 returns={"ARCH_GET_XCOMP_SUPP": _hex(supp) if isinstance(supp, int) else supp,
+                          **self.kvm_returns()}, notes=notes)
+        # 3. the VMM asks for the dynamic features.
+        for idx in self.enable:
+            res, new, why = self.request(True, idx)
+            if new:
+                self.perm_guest = new
+                self.state["guest_perm"] = self.perm_record(*new, guest=True)
+            notes = [why] if why else []
+            if new and k.perm_store == "requested":
+                notes.append("5.16/5.17 bug: __state_perm keeps only the request (063452fd94d1: fixed in 5.18, "
+                             "5.16.20, 5.17.3)")
+            self.add(f"request {C.key(idx)} for guests", f"arch_prctl(ARCH_REQ_XCOMP_GUEST_PERM, {idx})",
+                     "xstate_request_perm(guest=true)", res, returns=self.kvm_returns(), notes=notes)
+        # 4. KVM_CREATE_VCPU: fpu_alloc_guest_fpstate().
+        self.create_vcpu()
+        # 5. KVM_SET_CPUID2 advertising the permitted dynamic features.
+        self.set_cpuid()
+        # 6. what the guest sees.
+        self.guest_cpuid()
+        return self.steps
+
+    def create_vcpu(self):
+        b, k = self.b, self.k
+        if not k.fpu_cfg:
+            self.state["fpstate"] = {"allocated": None, "size": b.kernel_max.size, "user_size": b.user_max.size,
+                                     "xfeatures": _hex(b.kernel_max.features),
+                                     "user_xfeatures": _hex(b.user_max.features), "xfd": "0x0"}
+            self.add("create the vCPU", "ioctl(KVM_CREATE_VCPU)", "kvm_arch_vcpu_create", 0,
+                     notes=[f"Linux {k.label}: the guest FPU is a struct fpu from x86_fpu_cache holding the full "
+                            "max-size buffer (fpu_kernel_xstate_size); no dynamic features, no uabi_size"])
+            return
+        sizes = {"user_default": b.user_default.size, "kernel_default": b.kernel_default.size,
+                 "guest_default": b.guest_default.size}
+        feats = {"user_default": b.user_default.features, "kernel_default": b.kernel_default.features,
+                 "guest_default": b.guest_default.features}
+        state_cfg = b.guest_default if k.guest_alloc == "guest_default" else b.kernel_default
+        alloc = sizes[k.guest_alloc] + FPSTATE_HDR
+        self.state["fpstate"] = {"allocated": alloc, "size": state_cfg.size, "user_size": b.user_default.size,
+                                 "xfeatures": _hex(state_cfg.features),
+                                 "user_xfeatures": _hex(b.user_default.features), "xfd": "0x0"}
+        uabi = None
+        if k.guest_perm != "none":
+            uabi = b.user_default.size if k.uabi_init == "user_default" else max(KVM_XSAVE_SIZE,
+                                                                                  b.user_default.size)
+        self.state["gfpu"] = {"xfeatures": _hex(feats[k.gfpu_xfeatures]), "uabi_size": uabi}
+        notes = [f"vzalloc({sizes[k.guest_alloc]} + {FPSTATE_HDR}): {k.guest_alloc.replace('_', ' ')} size "
+                 "plus the 64-byte struct fpstate header"]
+        if alloc - FPSTATE_HDR < state_cfg.size:
+            notes.append(f"under-allocation: fpstate->size {state_cfg.size} > {alloc - FPSTATE_HDR} bytes of "
+                         "buffer (fixed by 1937e18cc3cf: 6.15, 6.1.133, 6.6.86, 6.12.23)")
+        if k.guest_perm != "none":
+            self.perm_guest = (self.perm_guest[0] | FPU_GUEST_PERM_LOCKED,) + self.perm_guest[1:]
+            self.state["guest_perm"] = self.perm_record(*self.perm_guest, guest=True)
+            notes.append("guest_perm is now locked: a request for a feature not yet permitted gets -EBUSY")
+        self.add("create the vCPU", "ioctl(KVM_CREATE_VCPU)", "fpu_alloc_guest_fpstate", 0,
+                 returns={"KVM_GET_XSAVE": "4096 bytes (struct kvm_xsave)"}, notes=notes)
+        if k.guest_perm != "none":
+            # What a request made only now would get (nothing changes): the lock at work.
+            for idx in self.enable or list(C.bits(k.user_dynamic)):
+                res, _, why = self.request(True, idx)
+                if why != "already permitted":
+                    self.steps[-1].returns[f"ARCH_REQ_XCOMP_GUEST_PERM({idx}) from now on"] = res
+
+    def set_cpuid(self):
+        k, b = self.k, self.b
+        want = C.mask_of(*self.enable) & self.filtered_xcr0() if self.enable else 0
+        if k.guest_perm == "none" or not want:
+            self.add("set the guest CPUID", "ioctl(KVM_SET_CPUID2)", "kvm_check_cpuid", 0,
+                     notes=["CPUID 0xD.0 advertises no dynamic feature: the guest fpstate keeps its size"])
+            return
+        gf = self.state["gfpu"]
+        x = want & ~int(gf["xfeatures"], 16)
+        if not x:
+            self.add("set the guest CPUID", "ioctl(KVM_SET_CPUID2)", "fpu_enable_guest_xfd_features", 0,
+                     notes=["the dynamic features are already in the guest fpstate"])
+            return
+        perm = self.perm_guest
+        if perm[0] & x != x:
+            self.add("set the guest CPUID", "ioctl(KVM_SET_CPUID2)", "__xfd_enable_feature", EPERM,
+                     notes=["guest_perm lacks the feature: KVM_SET_CPUID2 fails"])
+            return
+        fs = self.state["fpstate"]
+        self.state["fpstate"] = {"allocated": perm[1] + FPSTATE_HDR, "size": perm[1], "user_size": perm[2],
+                                 "xfeatures": _hex(int(fs["xfeatures"], 16) | x),
+                                 "user_xfeatures": _hex(int(fs["user_xfeatures"], 16) | x),
+                                 "xfd": _hex(int(fs["xfd"], 16) & ~x)}
+        self.state["gfpu"] = {"xfeatures": _hex(int(gf["xfeatures"], 16) | x), "uabi_size": perm[2]}
+        get_xsave = EINVAL if perm[2] > KVM_XSAVE_SIZE else "4096 bytes"
+        self.add("set the guest CPUID", f"ioctl(KVM_SET_CPUID2) with 0xD.0 EAX including {_hex(x)}",
+                 "fpu_enable_guest_xfd_features -> fpstate_realloc", 0,
+                 returns={"KVM_GET_XSAVE": get_xsave, "KVM_GET_XSAVE2 needs": perm[2]},
+                 notes=[f"vzalloc({perm[1]} + {FPSTATE_HDR}) from guest_perm.__state_size; uabi_size = "
+                        "guest_perm.__user_state_size"])
+
+    def guest_cpuid(self):
+        b, k = self.b, self.k
+        xcr0 = self.filtered_xcr0() if k.guest_perm != "none" else self.supported_xcr0()
+        if not int(self.state["gfpu"]["xfeatures"] if "gfpu" in self.state else "0x0", 16) & k.user_dynamic:
+            xcr0 &= ~k.user_dynamic  # not advertised, so the guest cannot enable it
+            if k.kvm_filter_xtilecfg:
+                xcr0 &= ~C.bit(C.XTILE_CFG)
+        xss = self.supported_xss()
+        cpuid = {"xcr0": _hex(xcr0), "xss": _hex(xss), "leaf_0xd_0_ebx": self.kvm_std(xcr0)}
+        notes = ["the guest OS enables everything advertised: XCR0 as above"]
+        if b.compacted:
+            cpuid["leaf_0xd_1_ebx"] = self.kvm_cmp(xcr0 | (xss if k.kvm_xss_in_cpuid else 0))
+            notes.append("0xD.1 EBX = compacted size of XCR0" + (" | IA32_XSS (6.18+)" if k.kvm_xss_in_cpuid
+                                                                 else " (guest IA32_XSS not counted before 6.18)"))
+        if not xcr0 & C.bit(C.FP):
+            notes.append("XCR0 without x87 is architecturally invalid: KVM filtered it with the broken guest_perm "
+                         "of the 5.16/5.17 permission bug")
+        self.state["guest_cpuid"] = cpuid
+        self.add("the guest runs", "guest CPUID(0xD)", "kvm_update_cpuid_runtime / xstate_required_size", None,
+                 notes=notes)
+
+
+class ProcessFlow(_Flow):
+    """An ordinary process asking for AMX: ARCH_REQ_XCOMP_PERM, then #NM on first use."""
+
+    def __init__(self, b: Boot, enable: list[int], sigaltstack: int | None):
+        super().__init__(b)
+        self.enable, self.sigaltstack = enable, sigaltstack
+
+    def run(self) -> list[Step]:
+        b, k = self.b, self.k
+        self.boot_step()
+        kd, ud = b.kernel_default, b.user_default
+        self.perm_host = (kd.features, kd.size, ud.size)
+        self.state["perm"] = self.perm_record(*self.perm_host)
+        self.state["fpstate"] = {"allocated": None, "size": kd.size, "user_size": ud.size,
+                                 "xfeatures": _hex(kd.features), "user_xfeatures": _hex(ud.features),
+                                 "xfd": _hex(b.user_max.features & k.user_dynamic if b.xsave else 0)}
+        self.state["signal"] = {"AT_MINSIGSTKSZ": b.sigframe_min, "frame_xstate": ud.size + 4 if b.xsave else None}
+        self.add("process starts", "exec()", "fpstate_reset", 0,
+                 returns={"ARCH_GET_XCOMP_SUPP": _hex(b.user_max.features | C.MASK_FPSSE) if k.xcomp_prctl
+                          else EINVAL,
+                          "ARCH_GET_XCOMP_PERM": _hex(self.perm_host[0] & k.user_supported) if k.xcomp_prctl
+                          else EINVAL},
+                 notes=["the default buffer is inline in struct fpu (task_struct): no vzalloc"])
+        granted = 0
+        for idx in self.enable:
+            need = sigframe_size(b, self.usize(self.perm_host[0] | C.bit(idx))) if b.sigframe_min else None
+            res, new, why = self.request(False, idx, self.sigaltstack)
+            notes = [why] if why else []
+            if need and res == 0 and why is None:
+                notes.append(f"validate_sigaltstack(): every thread's sigaltstack must be 0 (none) or >= {need} "
+                             "bytes")
+            if new:
+                self.perm_host = new
+                self.state["perm"] = self.perm_record(*new)
+                granted |= C.bit(idx)
+            self.add(f"request {C.key(idx)}", f"arch_prctl(ARCH_REQ_XCOMP_PERM, {idx})",
+                     "xstate_request_perm(guest=false)", res,
+                     returns={"ARCH_GET_XCOMP_PERM": _hex(self.perm_host[0] & k.user_supported)}
+                     if k.xcomp_prctl else {}, notes=notes)
+        for idx in self.enable:
+            x = C.bit(idx)
+            if not granted & x:
+                self.add(f"first {C.key(idx)} instruction", "AMX instruction -> #NM", "handle_xfd_event", "SIGILL",
+                         notes=["no permission: the #NM handler sends SIGILL"])
+                continue
+            fs = self.state["fpstate"]
+            ksz, usz = self.perm_host[1], self.perm_host[2]
+            self.state["fpstate"] = {"allocated": ksz + FPSTATE_HDR, "size": ksz, "user_size": usz,
+                                     "xfeatures": _hex(int(fs["xfeatures"], 16) | x),
+                                     "user_xfeatures": _hex(int(fs["user_xfeatures"], 16) | x),
+                                     "xfd": _hex(int(fs["xfd"], 16) & ~x)}
+            self.state["signal"] = {"AT_MINSIGSTKSZ": b.sigframe_min, "frame_xstate": usz + 4}
+            self.add(f"first {C.key(idx)} instruction", "AMX instruction -> #NM",
+                     "xfd_enable_feature -> fpstate_realloc", 0,
+                     notes=[f"vzalloc({ksz} + {FPSTATE_HDR}) from perm.__state_size",
+                            "AT_MINSIGSTKSZ does not change: it was computed from fpu_user_cfg.max_size at boot"])
+        return self.steps
+
+
+def guest_flow(b: Boot, enable: list[int]) -> list[Step]:
+    """The KVM guest fpstate lifecycle for this boot, enabling *enable* (component numbers)."""
+    return GuestFlow(b, enable).run()
+
+
+def process_flow(b: Boot, enable: list[int], sigaltstack: int | None = None) -> list[Step]:
+    """An ordinary process requesting dynamic features (and its signal stack)."""
+    return ProcessFlow(b, enable, sigaltstack).run()

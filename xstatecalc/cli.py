@@ -262,6 +262,99 @@ def guest(cpu, kernel, options, enable, process, sigaltstack, fmt):
 
 
 @cli.command()
+@click.argument("profile", required=False, metavar="[PROFILE]")
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP + " (or give PROFILE)")
+@kernel_options
+@output_options
+def check(profile, cpu, kernel, options, fmt):
+    """Check a leaf 0xD the way the kernel and the SDM do.
+
+    The kernel's boot checks (FP/SSE, APX with MPX, struct sizes, the paranoid
+    size check against CPUID(0xD,1).EBX), XSETBV's XCR0 rules, and the sizes the
+    dump reported. Each finding shows the exact line the kernel prints and what it
+    does next. Exit 1 when Linux would disable or distrust XSAVE.
+
+    \b
+    Examples:
+      xstatecalc check my-hypervisor-cpu.yaml --kernel 6.8
+      xstatecalc check --cpu zen2 --kernel 6.1
+    """
+    from .checks import check as run_checks
+    from .checks import has_errors
+    from .fpu import boot
+    from .views import check_findings_view
+
+    if profile and cpu:
+        raise click.UsageError("give PROFILE or --cpu, not both")
+    (p,) = _cpus([profile or cpu] if (profile or cpu) else [])
+    (k,) = _kernels(kernel)
+    b = boot(p, k, options)
+    findings = run_checks(b)
+    _emit(check_findings_view(b, findings), fmt)
+    if has_errors(findings):
+        sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
+@click.argument("src", metavar="SRC")
+@click.argument("dst", metavar="DST")
+@kernel_options
+@output_options
+def compare(src, dst, kernel, options, fmt):
+    """Can XSAVE state move from SRC to DST? Live migration, rr replay, CRIU.
+
+    SRC and DST are CPU names, aliases or profile files. Per component: presence,
+    size, offsets, alignment; per config: sizes side by side; then one verdict per
+    consumer with its rule and the reason. Exit 1 when a verdict fails.
+
+    \b
+    Examples:
+      xstatecalc compare sapphire-rapids emerald-rapids
+      xstatecalc compare zen4 skylake-sp --format json | jq .verdicts
+    """
+    from .compare import component_rows, verdicts
+    from .fpu import boot
+    from .report import flat_values, sizes_record
+    from .views import compare_view
+
+    (k,) = _kernels(kernel)
+    a, b = (boot(p, k, options) for p in _cpus([src, dst]))
+    fa, fb = flat_values(sizes_record(a)), flat_values(sizes_record(b))
+    sizes = {name: (fa[name], fb.get(name)) for name in fa}
+    vs, common = verdicts(a, b)
+    _emit(compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes), fmt)
+    if not all(v.ok for v in vs):
+        sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
+@click.argument("expectations", metavar="EXPECT.yaml", type=click.Path(dir_okay=False, allow_dash=True))
+@output_options
+def verify(expectations, fmt):
+    """Check values against an expectations file; exit 1 when any differs.
+
+    The file names a CPU, a kernel, options, and values by their dotted names
+    (kernel.max.size, guest.default.size, abi.sigframe_min, xcr0, ...).
+
+    \b
+    Example expectations file:
+      - cpu: sapphire-rapids
+        kernel: "6.18"
+        options: {disable: [enqcmd]}
+        expect:
+          guest.default.size: 2560
+          abi.sigframe_min: 11952
+    """
+    from .expect import evaluate, load
+    from .views import verify_view
+
+    results = [r for case in load(expectations) for r in evaluate(case)]
+    _emit(verify_view(results), fmt)
+    if not all(r["ok"] for r in results):
+        sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
 @output_options
 def kernels(fmt):
     """The kernel models, 5.15 to 6.18, and what each release changed.

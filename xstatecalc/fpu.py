@@ -269,23 +269,42 @@ def _flag_hint(flag: str, profile: Profile, options: Options) -> str:
     return ""
 
 
+def _hardware_sizes(b: Boot) -> tuple[int, int]:
+    """(user_size, kernel_size) as init_xstate_size() reads them from CPUID after
+    programming XCR0/XSS: 0xD.0 EBX, and 0xD.1 EBX when compacted.
+
+    On consistent hardware these are the standard end of the last component and
+    the compacted sum. A profile that records what its CPU reported *for the
+    kernel's own masks* (a hypervisor's leaf 0xD, say) overrides them.
+    """
+    p, rep = b.profile, b.profile.reported
+    user = L.standard_size(p, b.xcr0, "offset")
+    if rep.xcr0_size is not None and rep.xcr0 == b.xcr0:
+        user = rep.xcr0_size
+    if not b.compacted:
+        return user, user
+    kernel = L.compacted_size(p, b.kernel_max.features)
+    in_effect = b.kernel_max.features | (b.xss & ~b.independent)
+    if rep.compacted_size is not None and rep.xcr0 is not None and rep.xcr0 | (rep.xss or 0) == in_effect:
+        kernel = rep.compacted_size
+    return user, kernel
+
+
 def _paranoid_checks(b: Boot) -> None:
-    """The size checks of init_xstate_size()/paranoid_xstate_size_valid()."""
+    """init_xstate_size() and paranoid_xstate_size_valid(), then the 4096-byte bound."""
     k, p = b.kernel, b.profile
-    # The kernel reads CPUID(0xD,1).EBX after programming XCR0/XSS. A profile that
-    # records the reported compacted size *for the kernel's own masks* lets us
-    # reproduce its consistency check (e.g. a hypervisor's bad leaf 0xD).
-    rep = p.reported
-    if b.compacted and rep.compacted_size is not None and rep.xcr0 is not None:
-        in_effect = rep.xcr0 | (rep.xss or 0)
-        if in_effect == b.kernel_max.features | (b.xss & ~b.independent):
-            calc = L.compacted_size(p, b.kernel_max.features)
-            if calc != rep.compacted_size:
-                b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {rep.compacted_size}"
-                                  if k.consistency_sizes else "XSAVE consistency problem, dumping leaves")
-                if k.consistency_fatal:
-                    _disable(b, f"computed compacted size {calc} != CPUID(0xD,1).EBX {rep.compacted_size}")
-                    return
+    user_size, kernel_size = _hardware_sizes(b)
+    b.user_max = Config(b.user_max.features, user_size, False)
+    calc = L.size(p, b.kernel_max.features, b.compacted, k.std_size_order)
+    b.kernel_max = Config(b.kernel_max.features, kernel_size, b.compacted)
+    if calc != kernel_size:
+        b.computed_kernel_size = calc
+        b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {kernel_size}"
+                          if k.consistency_sizes else "XSAVE consistency problem, dumping leaves")
+        if k.consistency_fatal:
+            _disable(b, f"computed {'compacted' if b.compacted else 'standard'} size {calc} != CPUID(0xD,"
+                        f"{1 if b.compacted else 0}).EBX {kernel_size}")
+            return
     limit_size = b.kernel_default.size if k.fpu_cfg else b.kernel_max.size
     if limit_size > FPREGS_STATE_SIZE:
         if k.size_limit_check == "init_fpstate":
@@ -301,7 +320,8 @@ def _disable(b: Boot, reason: str) -> None:
     size = b.legacy_size
     legacy = C.MASK_FPSSE if "FXSR" in b.flags else C.bit(C.FP)
     b.xsave, b.compacted, b.disabled_reason = False, False, reason
-    b.computed_kernel_size = b.kernel_max.size
+    if b.computed_kernel_size is None:
+        b.computed_kernel_size = b.kernel_max.size
     b.kernel_max = Config(0, size, False)
     b.kernel_default = b.user_default = b.guest_default = Config(legacy, size, False)
     # The kernel leaves fpu_user_cfg.max_features alone but resets the sizes.

@@ -24,6 +24,24 @@ KVM_SUPPORTED_XCR0 = C.mask_of(C.FP, C.SSE, C.YMM, C.BNDREGS, C.BNDCSR, C.OPMASK
 FPU_GUEST_PERM_LOCKED = 1 << 63
 
 
+def kvm_supported_xcr0(b: Boot) -> int:
+    """kvm_caps.supported_xcr0: host XCR0 & KVM_SUPPORTED_XCR0 (SVM never exposes MPX)."""
+    m = b.xcr0 & (KVM_SUPPORTED_XCR0 | b.kernel.kvm_supported_xcr0_extra)
+    if b.profile.vendor != "intel":
+        m &= ~C.MASK_MPX
+    return m
+
+
+def kvm_supported_xss(b: Boot) -> int:
+    """kvm_caps.supported_xss: host IA32_XSS & KVM_SUPPORTED_XSS, zero without XSAVES."""
+    return b.xss & b.kernel.kvm_supported_xss if "XSAVES" in b.flags else 0
+
+
+def kvm_std_size(b: Boot, xcr0: int) -> int:
+    """KVM's xstate_required_size(xcr0, false): the largest standard end."""
+    return L.standard_size(b.profile, xcr0 & ~b.profile.xss_supported, "offset")
+
+
 class GuestFlowError(ValueError):
     """An --enable word that names no dynamic feature (the CLI turns it into exit 2)."""
 
@@ -173,16 +191,11 @@ class GuestFlow(_Flow):
         super().__init__(b)
         self.enable = enable
 
-    # KVM's view: kvm_caps.supported_xcr0/xss and its own size helper
     def supported_xcr0(self) -> int:
-        b, k = self.b, self.k
-        m = b.xcr0 & (KVM_SUPPORTED_XCR0 | k.kvm_supported_xcr0_extra)
-        if self.p.vendor != "intel":
-            m &= ~C.MASK_MPX  # SVM never exposes MPX
-        return m
+        return kvm_supported_xcr0(self.b)
 
     def supported_xss(self) -> int:
-        return self.b.xss & self.k.kvm_supported_xss if "XSAVES" in self.b.flags else 0
+        return kvm_supported_xss(self.b)
 
     def filtered_xcr0(self) -> int:
         perm = self.perm_guest[0] if self.k.guest_perm != "none" else self.b.user_max.features
@@ -197,7 +210,7 @@ class GuestFlow(_Flow):
         return m
 
     def kvm_std(self, xcr0: int) -> int:
-        return L.standard_size(self.p, xcr0 & ~self.b.profile.xss_supported, "offset")
+        return kvm_std_size(self.b, xcr0)
 
     def kvm_cmp(self, mask: int) -> int:
         return L.compacted_size(self.p, mask)

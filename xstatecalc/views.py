@@ -241,3 +241,71 @@ def _split_table(steps):
     for part, name, key in rows:
         t.add(part, name, *[_cell(_lookup(s, key)) for _, s in states])
     return t
+
+
+def check_findings_view(b, findings) -> View:
+    t = Table(f"{b.profile.name} on Linux {b.kernel.label}: leaf 0xD checks",
+              [Column("severity"), Column("rule"), Column("finding"), Column("kernel prints"),
+               Column("then")],
+              caption="error: Linux disables or distrusts XSAVE (exit 1); warning: it warns or differs silently")
+    for f in findings:
+        t.add(f.severity, f.rule, f.message, f.kernel_line or "", f.consequence,
+              style="bold" if f.severity == "error" else ("dim" if f.severity == "info" else None))
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    notes = [f"{errors} error(s), {warnings} warning(s)." if findings else "No findings: the kernel accepts this leaf 0xD."]
+    data = {"cpu": b.profile.name, "kernel": b.kernel.label, "ok": not errors,
+            "findings": [f.record() for f in findings]}
+    return View(data, [t] if findings else [], notes, csv_table=t)
+
+
+def compare_view(src, dst, rows, verdicts, common, *, sizes) -> View:
+    sp, dp = src.profile.name, dst.profile.name
+
+    def side(s, key):
+        return "-" if s is None else ("S" if key == "std_offset" and s["supervisor"] else _cell(s[key]))
+
+    comp = Table(f"Components: {sp} vs {dp} (Linux {src.kernel.label})",
+                 [Column("#", R), Column("name"), Column(f"size {sp}", R), Column(f"size {dp}", R),
+                  Column(f"offset {sp}", R), Column(f"offset {dp}", R), Column(f"compacted {sp}", R),
+                  Column(f"compacted {dp}", R), Column("align64"), Column("supervisor")],
+                 caption="offset: standard (CPUID EBX; S = supervisor, none); compacted: xstate_offset[i] in each "
+                         "kernel's max buffer; bold rows differ")
+    for r in rows:
+        s, d = r["src"], r["dst"]
+        comp.add(r["nr"], r["name"], side(s, "size"), side(d, "size"), side(s, "std_offset"), side(d, "std_offset"),
+                 side(s, "compacted_offset"), side(d, "compacted_offset"),
+                 "/".join(side(x, "align64") for x in (s, d)), "/".join(side(x, "supervisor") for x in (s, d)),
+                 style="bold" if r["differs"] else None)
+    ver = Table("Verdicts", [Column("check"), Column("verdict"), Column("rule"), Column("why")])
+    for v in verdicts:
+        ver.add(v.name, "ok" if v.ok else "FAILS", v.rule, "\n".join(v.reasons),
+                style=None if v.ok else "bold")
+    ok = all(v.ok for v in verdicts)
+    notes = [f"Common guest feature set (mask a VMM can use on both): xcr0 {common['xcr0']} "
+             f"({' '.join(common['names'])}), standard size "
+             + " / ".join(f"{k} {v}" for k, v in common["standard_size"].items())
+             + ", compacted " + " / ".join(f"{k} {v}" for k, v in common["compacted_size"].items()) + ".",
+             "All verdicts pass." if ok else "At least one verdict fails (exit 1)."]
+    data = {"src": sp, "dst": dp, "kernel": src.kernel.label, "ok": ok, "components": rows,
+            "configs": sizes, "verdicts": [v.record() for v in verdicts], "common": common}
+    return View(data, [comp, _sizes_pair_table(src, dst, sizes), ver], notes, csv_table=ver)
+
+
+def _sizes_pair_table(src, dst, sizes) -> Table:
+    t = Table("Sizes", [Column("value"), Column(src.profile.name, R), Column(dst.profile.name, R)],
+              caption="bold rows differ")
+    for name, (a, b) in sizes.items():
+        t.add(name, _cell(a), _cell(b), style="bold" if a != b else None)
+    return t
+
+
+def verify_view(results) -> View:
+    t = Table("Expectations", [Column("case"), Column("value"), Column("expected", R), Column("actual", R),
+                               Column("")])
+    for r in results:
+        t.add(r["case"], r["name"], _cell(r["expected"]), _cell(r["actual"]), "ok" if r["ok"] else "DIFFERS",
+              style=None if r["ok"] else "bold")
+    bad = sum(not r["ok"] for r in results)
+    notes = [f"{len(results) - bad} of {len(results)} expectations hold."]
+    return View({"ok": not bad, "results": results}, [t], notes, csv_table=t)

@@ -1,0 +1,185 @@
+"""`check`, `compare` and `verify`: the CI and hypervisor-author commands."""
+
+import json
+
+import pytest
+
+from xstatecalc.checks import check
+from xstatecalc.fpu import boot
+from xstatecalc.kernels import resolve_kernel
+from xstatecalc.profile import loads_profile, resolve
+
+from .conftest import DATA
+
+TDX = DATA / "profiles" / "tdx-guest-azure-dc8es-v6.yaml"
+WSL = DATA / "profiles" / "wsl2-zen2.yaml"
+
+
+# ---- check: the two real cases of dmesg.md (#17 TDX guest, #27 WSL2) ----
+
+def test_tdx_guest_consistency_problem(run):
+    res = run("check", TDX, "--kernel", "6.8", "--format", "json")
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    lines = [f["kernel_line"] for f in out["findings"] if f["severity"] == "error"]
+    # the line the real guest printed (openvmm#708)
+    assert "XSAVE consistency problem: size 10752 != kernel_size 10704" in lines
+    assert "FXSAVE" in out["findings"][0]["consequence"]
+
+
+def test_tdx_guest_boots_without_xsave():
+    b = boot(resolve(str(TDX)), resolve_kernel("6.8"))
+    assert not b.xsave and b.kernel_max.size == 512  # fpu__init_disable_system_xstate(): FXSAVE
+
+
+def test_wsl2_zero_ebx(run):
+    res = run("check", WSL, "--kernel", "6.6", "--format", "json")
+    assert res.exit_code == 1
+    lines = [f["kernel_line"] for f in json.loads(res.stdout)["findings"]]
+    assert "XSAVE consistency problem: size 832 != kernel_size 0" in lines  # WSL#14436
+
+
+def test_old_kernel_only_warns_with_old_wording():
+    # <= 5.15: XSTATE_WARN_ON(..., "XSAVE consistency problem, dumping leaves"), no disable.
+    b = boot(resolve(str(WSL)), resolve_kernel("5.15"))
+    assert b.xsave and "XSAVE consistency problem, dumping leaves" in b.problems
+
+
+def test_good_hardware_has_no_errors(run):
+    for cpu in ("sapphire-rapids", "zen4", "skylake-sp", "zen2"):
+        assert run("check", "--cpu", cpu).exit_code == 0, cpu
+
+
+def _profile(tmp_path, body, name="broken"):
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(f"name: {name}\nvendor: intel\ndescription: deliberately broken\nsource: test\n" + body)
+    return f
+
+
+def test_partial_avx512_is_an_xsetbv_error(tmp_path):
+    f = _profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, AVX512F]
+xcr0_supported: 0x27
+components:
+  2: {size: 256, offset: 576}
+  5: {size: 64, offset: 1088}
+""")
+    findings = check(boot(resolve(str(f))))
+    assert any(x.severity == "error" and x.rule == "XSETBV" and "AVX-512 bits 5, 6 and 7" in x.message
+               for x in findings)
+
+
+def test_struct_size_mismatch_warns_with_kernel_line(tmp_path):
+    f = _profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, PKU]
+xcr0_supported: 0x207
+components:
+  2: {size: 256, offset: 576}
+  9: {size: 64, offset: 832}
+""")
+    findings = check(boot(resolve(str(f))))
+    hit = [x for x in findings if x.rule == "check_xstate_against_struct"]
+    assert hit and hit[0].severity == "warning"
+    assert hit[0].kernel_line == "[Protection Keys User registers]: struct is 8 bytes, cpu state 64 bytes"
+
+
+def test_apx_with_mpx_is_an_error(tmp_path):
+    f = _profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, MPX, APX]
+xcr0_supported: 0x8001f
+components:
+  2: {size: 256, offset: 576}
+  3: {size: 64, offset: 960}
+  4: {size: 64, offset: 1024}
+  19: {size: 128, offset: 1088}
+""")
+    findings = check(boot(resolve(str(f)), resolve_kernel("6.16")))
+    assert findings[0].kernel_line == "x86/fpu: Both APX/MPX present in the CPU's xstate features: 0x8001f."
+
+
+def test_misordered_components_before_616(tmp_path):
+    # APX placed in the MPX hole is "misordered" for kernels that take the highest-numbered component.
+    text = (DATA.parent.parent / "profiles" / "apx-hypothetical.yaml").read_text()
+    prof = loads_profile(text, "apx-hypothetical.yaml")
+    assert not any(x.rule == "setup_xstate_cache" and x.kernel_line for x in check(boot(prof, resolve_kernel("6.16"))))
+
+
+def test_reported_ecx_mismatch_is_a_warning(tmp_path):
+    f = _profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX]
+xcr0_supported: 0x7
+components:
+  2: {size: 256, offset: 576}
+reported: {xcr0_max_size: 1088}
+""")
+    findings = check(boot(resolve(str(f))))
+    assert any(x.rule == "CPUID(0xD,0).ECX" and x.severity == "warning" for x in findings)
+
+
+def test_check_bad_invocation(run):
+    assert run("check", "zen4", "--cpu", "zen2").exit_code == 2
+
+
+# ---- compare ----
+
+def test_compare_zen4_to_skylake_sp(run):
+    res = run("compare", "zen4", "skylake-sp", "--format", "json")
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    v = {x["name"]: x for x in out["verdicts"]}
+    assert not v["raw KVM_GET_XSAVE2 blob"]["ok"]
+    # hardware: opmask is CPUID(0xD,5).EBX = 832 on Zen 4 and 1088 on Skylake-SP
+    assert any(r.startswith("opmask at 832 on zen4 but 1088 on skylake-sp: zen4 has no MPX area")
+               for r in v["raw KVM_GET_XSAVE2 blob"]["reasons"])
+    assert not v["CRIU restore"]["ok"]
+
+
+def test_compare_same_cpu_passes(run):
+    res = run("compare", "sapphire-rapids", "spr")
+    assert res.exit_code == 0, res.stdout
+
+
+
+
+def test_compare_older_destination_lacks_amx(run):
+    res = run("compare", "sapphire-rapids", "ice-lake-sp", "--format", "json")
+    assert res.exit_code == 1
+    out = json.loads(res.stdout)
+    live = next(v for v in out["verdicts"] if v["name"] == "KVM live migration")
+    assert not live["ok"] and "xtile_cfg" in live["reasons"][0]
+    assert out["common"]["xcr0"] == "0x2e7"
+
+
+# ---- verify ----
+
+def test_verify_pass_and_fail(run, tmp_path):
+    f = tmp_path / "expect.yaml"
+    f.write_text("""- cpu: sapphire-rapids
+  kernel: "6.18"
+  options: {disable: [enqcmd]}
+  expect:
+    guest.default.size: 2560          # reference 5.6
+    kernel.max.features: 0x61ae7
+    abi.sigframe_min: 11952
+- cpu: zen4
+  kernel: "6.6"
+  expect:
+    kernel.max.size: 2456             # the real Ryzen 7 7700X log (dmesg.md #24)
+""")
+    assert run("verify", f).exit_code == 0
+    f.write_text(f.read_text().replace("2456", "2440"))
+    res = run("verify", f, "--format", "json")
+    assert res.exit_code == 1
+    bad = [r for r in json.loads(res.stdout)["results"] if not r["ok"]]
+    assert bad == [{"case": "zen4@6.6", "name": "kernel.max.size", "expected": 2440, "actual": 2456, "ok": False}]
+
+
+@pytest.mark.parametrize("body,message", [
+    ("- cpu: zen4\n  expect: {kernel.max.sise: 1}\n", "did you mean kernel.max.size"),
+    ("- cpu: zen4\n  expct: {}\n", "did you mean 'expect'"),
+    ("- cpu: zen4\n", "expect: missing"),
+    ("- cpu: zen4\n  options: {nopku: true}\n  expect: {xcr0: 1}\n", "unknown option"),
+    ("[unclosed\n", "not valid YAML"),
+])
+def test_verify_bad_files_exit_2(run, tmp_path, body, message):
+    f = tmp_path / "e.yaml"
+    f.write_text(body)
+    res = run("verify", f)
+    assert res.exit_code == 2 and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,130 @@
+"""`compare`: can XSAVE state move from one CPU to another?
+
+Three consumers, three rules:
+
+* KVM live migration: the destination must support every component a source
+  guest may have enabled (kvm_caps.supported_xcr0/xss); a VMM that copies the
+  raw KVM_GET_XSAVE2 blob (Firecracker and cloud-hypervisor snapshots) also needs
+  identical standard offsets, because KVM_SET_XSAVE reads the blob with the
+  destination's CPUID offsets (copy_uabi_to_xstate).
+* rr record/replay: every component both CPUs use must have the same size,
+  offset and alignment, and the replay CPU must have every recorded component.
+* CRIU: criu/arch/x86/cpu.c cpu_validate_features() with the default
+  --cpu-cap=fpu: source xfeatures ⊆ destination, and CPUID(0xD,0) EBX and ECX equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import components as C
+from . import layout as L
+from .fpu import Boot
+from .guest import kvm_std_size, kvm_supported_xcr0, kvm_supported_xss
+
+
+@dataclass
+class Verdict:
+    name: str
+    ok: bool
+    rule: str
+    reasons: list[str] = field(default_factory=list)
+
+    def record(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "rule": self.rule, "reasons": self.reasons}
+
+
+def _names(mask: int) -> str:
+    return ", ".join(C.names(mask)) or "none"
+
+
+def component_rows(src: Boot, dst: Boot) -> list[dict]:
+    """Per component: what each side enumerates and where the kernel puts it."""
+    rows = []
+    so = L.compacted_offsets(src.profile, src.kernel_max.features) if src.compacted else {}
+    do = L.compacted_offsets(dst.profile, dst.kernel_max.features) if dst.compacted else {}
+    for n in sorted(set(src.profile.components) | set(dst.profile.components)):
+        sides = []
+        for b, offs in ((src, so), (dst, do)):
+            c = b.profile.components.get(n)
+            sides.append(None if c is None else {
+                "size": c.size, "std_offset": None if c.supervisor else c.offset,
+                "compacted_offset": offs.get(n), "align64": c.align64, "supervisor": c.supervisor,
+                "enabled": bool(b.kernel_max.features >> n & 1)})
+        differs = sides[0] is None or sides[1] is None or any(
+            sides[0][k] != sides[1][k] for k in ("size", "std_offset", "align64", "supervisor"))
+        rows.append({"nr": n, "name": C.key(n), "src": sides[0], "dst": sides[1], "differs": differs})
+    return rows
+
+
+def _layout_reasons(src: Boot, dst: Boot, mask: int, keys=("size", "offset")) -> list[str]:
+    out = []
+    sp, dp = src.profile, dst.profile
+    for n in C.bits(mask & ~C.MASK_FPSSE):
+        a, b = sp.components.get(n), dp.components.get(n)
+        if a is None or b is None or a.supervisor:
+            continue
+        if "size" in keys and a.size != b.size:
+            out.append(f"{C.key(n)} is {a.size} bytes on {sp.name} but {b.size} on {dp.name}")
+        if "offset" in keys and a.offset != b.offset:
+            why = ""
+            if abs(a.offset - b.offset) == 256 and n > C.BNDCSR:
+                lower = sp if a.offset < b.offset else dp
+                why = f": {lower.name} has no MPX area (Intel keeps bytes 960-1087 for it)"
+            out.append(f"{C.key(n)} at {a.offset} on {sp.name} but {b.offset} on {dp.name}{why}")
+        if "align" in keys and a.align64 != b.align64:
+            out.append(f"{C.key(n)} is {'' if a.align64 else 'not '}64-byte aligned on {sp.name} but "
+                       f"{'' if b.align64 else 'not '}on {dp.name}")
+    return out
+
+
+def verdicts(src: Boot, dst: Boot) -> tuple[list[Verdict], dict]:
+    """The migration, replay and checkpoint verdicts, plus the common feature set a VMM can mask to."""
+    out = []
+    sx, dx = kvm_supported_xcr0(src), kvm_supported_xcr0(dst)
+    sxs, dxs = kvm_supported_xss(src), kvm_supported_xss(dst)
+    missing = (sx & ~dx) | (sxs & ~dxs)
+    out.append(Verdict(
+        "KVM live migration", not missing,
+        "every component a source guest may enable (KVM supported XCR0/XSS with full permission) exists on the "
+        "destination",
+        [f"{dst.profile.name} lacks {_names(missing)}"] if missing else []))
+    blob = max(4096, kvm_std_size(src, sx))
+    room = max(4096, kvm_std_size(dst, dx))
+    out.append(Verdict(
+        "KVM_SET_XSAVE size", blob <= room,
+        "the source's largest KVM_GET_XSAVE2 blob fits the destination's KVM_CAP_XSAVE2",
+        [] if blob <= room else [f"blob of {blob} bytes > {room} on {dst.profile.name}"]))
+    reasons = _layout_reasons(src, dst, sx & dx)
+    out.append(Verdict(
+        "raw KVM_GET_XSAVE2 blob", not reasons and not missing,
+        "same standard offset and size for every component the guest may use (snapshots that copy the blob: "
+        "Firecracker, cloud-hypervisor)", reasons + ([f"{dst.profile.name} lacks {_names(missing)}"]
+                                                      if missing else [])))
+    su, du = src.xcr0, dst.xcr0
+    rr = _layout_reasons(src, dst, su & du, ("size", "offset", "align"))
+    if su & ~du:
+        rr.insert(0, f"the trace may use {_names(su & ~du)}, which {dst.profile.name} lacks")
+    out.append(Verdict("rr record/replay", not rr,
+                       "replay CPU has every recorded component, with identical size, offset and alignment", rr))
+    criu = []
+    sp, dp = src.profile, dst.profile
+    if sp.xcr0_supported & ~dp.xcr0_supported:
+        criu.append(f"CPU xfeatures has unsupported bits ({sp.xcr0_supported & ~dp.xcr0_supported:#x}): "
+                    f"{_names(sp.xcr0_supported & ~dp.xcr0_supported)}")
+    if src.user_max.size != dst.user_max.size:
+        criu.append(f"CPU xsave size mismatch ({src.user_max.size}/{dst.user_max.size}): CPUID(0xD,0).EBX")
+    smax, dmax = L.standard_size(sp, sp.xcr0_supported, "offset"), L.standard_size(dp, dp.xcr0_supported, "offset")
+    if smax != dmax:
+        criu.append(f"CPU xsave max size mismatch ({smax}/{dmax}): CPUID(0xD,0).ECX")
+    out.append(Verdict("CRIU restore", not criu,
+                       "criu --cpu-cap=fpu: source xfeatures within the destination's, 0xD.0 EBX and ECX equal",
+                       criu))
+    common = sx & dx
+    common_info = {
+        "xcr0": f"{common:#x}", "names": C.names(common), "xss": f"{sxs & dxs:#x}",
+        "standard_size": {sp.name: kvm_std_size(src, common), dp.name: kvm_std_size(dst, common)},
+        "compacted_size": {sp.name: L.compacted_size(sp, common | (sxs & dxs)),
+                           dp.name: L.compacted_size(dp, common | (sxs & dxs))},
+    }
+    return out, common_info

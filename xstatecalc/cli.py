@@ -337,7 +337,9 @@ def verify(expectations, fmt):
     (kernel.max.size, guest.default.size, abi.sigframe_min, xcr0, ...).
 
     \b
-    Example expectations file:
+    Example:
+      xstatecalc verify ci/xsave-expect.yaml
+    with ci/xsave-expect.yaml:
       - cpu: sapphire-rapids
         kernel: "6.18"
         options: {disable: [enqcmd]}

@@ -356,6 +356,43 @@ def verify(expectations, fmt):
         sys.exit(EXIT_PROBLEM)
 
 
+@cli.command("import")
+@click.argument("dump", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--name", metavar="NAME", help="Profile name (default: from the brand string).")
+@click.option("--from", "fmt_from", type=click.Choice(["cpuid-r", "aida64", "kernel", "sde"]),
+              help="Dump format (default: detected).")
+@click.option("-o", "--output", metavar="PROFILE.yaml", type=click.Path(dir_okay=False),
+              help="Write the profile here (atomically) instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
+def import_(dump, name, fmt_from, output, force):
+    """Turn a CPUID dump into a profile.
+
+    Reads `cpuid -r` (Todd Allen), AIDA64/InstLatx64, the kernel's own CPUID dump
+    from an XSAVE consistency warning, or Intel SDE cpuid.def. Notes and
+    disagreements go to stderr; the profile goes to stdout or -o.
+
+    \b
+    Examples:
+      cpuid -r | xstatecalc import - --name my-host -o my-host.yaml
+      xstatecalc import GenuineIntel00806F8_CPUID.txt -o spr.yaml
+      xstatecalc sizes --cpu my-host.yaml
+    """
+    from . import importers
+    from .inputs import read_text, write_atomic
+
+    text = read_text(dump, what="CPUID dump")
+    res = importers.to_profile(importers.parse(text, "<stdin>" if dump == "-" else dump, fmt_from), name)
+    for n in res.notes:
+        click.echo(f"xstatecalc: note: {n}", err=True)
+    for w in res.warnings:
+        click.echo(f"xstatecalc: warning: {w}", err=True)
+    if output:
+        write_atomic(output, res.text, force=force)
+        click.echo(f"xstatecalc: wrote profile {res.name!r} to {output}", err=True)
+    else:
+        click.echo(res.text, nl=False)
+
+
 @cli.command()
 @output_options
 def kernels(fmt):

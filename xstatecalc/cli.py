@@ -106,7 +106,7 @@ def _cpus(specs):
     return out
 
 
-CPU_HELP = ("CPU: a built-in name or alias (see 'xstatecalc cpus') or a profile file. "
+CPU_HELP = ("CPU: a built-in name or alias (see 'xstatecalc cpus'), a profile file, or 'host'. "
             "Default: $XSTATECALC_CPU, else sapphire-rapids.")
 
 
@@ -391,6 +391,41 @@ def import_(dump, name, fmt_from, output, force):
         click.echo(f"xstatecalc: wrote profile {res.name!r} to {output}", err=True)
     else:
         click.echo(res.text, nl=False)
+
+
+@cli.command()
+@click.option("--kernel", "-k", "kernel", metavar="VERSION",
+              help="Model this kernel instead of the running one (uname -r).")
+@output_options
+def host(kernel, fmt):
+    """Model the running kernel on this CPU and hold it against what the kernel reports.
+
+    XCR0 (XGETBV), CPUID 0xD sizes, AT_MINSIGSTKSZ, ARCH_GET_XCOMP_SUPP/PERM and,
+    when the kernel log is readable, the x86/fpu boot lines. Exit 1 when any differs;
+    what the host does not expose is shown as unavailable.
+
+    \b
+    Examples:
+      xstatecalc host
+      xstatecalc host --format json | jq '.rows[] | select(.status == "differs")'
+    """
+    import platform
+
+    from .fpu import boot
+    from .host import compare_with_kernel, read_cpuid
+    from .importers import to_profile
+    from .kernels import resolve_kernel
+    from .profile import loads_profile
+    from .views import host_view
+
+    dump = read_cpuid()
+    p = loads_profile(to_profile(dump, name="host").text, "host")
+    release = kernel or platform.release()
+    b = boot(p, resolve_kernel(release))
+    rows = compare_with_kernel(b, dump)
+    _emit(host_view(b, rows, release), fmt)
+    if any(r.status == "differs" for r in rows):
+        sys.exit(EXIT_PROBLEM)
 
 
 @cli.command()

@@ -362,12 +362,16 @@ _LOADED: dict[str, Profile] = {}
 
 
 def resolve(spec: str) -> Profile:
-    """A profile from a built-in name, an alias, or a path to a profile file."""
+    """A profile from a built-in name, an alias, a path to a profile file, or "host" (this machine)."""
     if spec in _LOADED:
         return _LOADED[spec]
     idx = builtin_index()
     key = spec.strip().lower()
-    if key in idx:
+    if key == "host":
+        from .host import host_profile
+
+        prof = host_profile()
+    elif key in idx:
         prof = load_profile(profiles_dir() / idx[key])
     elif "/" in spec or spec.endswith((".yaml", ".yml")) or Path(spec).is_file():
         prof = load_profile(spec)

@@ -309,3 +309,18 @@ def verify_view(results) -> View:
     bad = sum(not r["ok"] for r in results)
     notes = [f"{len(results) - bad} of {len(results)} expectations hold."]
     return View({"ok": not bad, "results": results}, [t], notes, csv_table=t)
+
+
+def host_view(b, rows, release: str) -> View:
+    t = Table(f"This machine ({b.profile.description}) on Linux {release} (model {b.kernel.label})",
+              [Column("quantity"), Column("model", R), Column("kernel", R), Column("status"), Column("how")],
+              caption="model: xstatecalc's numbers for this CPUID and kernel; kernel: what the running kernel reports")
+    for r in rows:
+        t.add(r.quantity, _cell(r.model), _cell(r.kernel), r.status, r.how,
+              style="bold" if r.status == "differs" else ("dim" if r.status == "unavailable" else None))
+    bad = [r.quantity for r in rows if r.status == "differs"]
+    notes = [f"differs: {', '.join(bad)}" if bad else "The model agrees with the running kernel on every quantity "
+                                                        "it exposes."]
+    data = {"release": release, "kernel_model": b.kernel.label, "cpu": b.profile.description,
+            "options": b.options.describe(), "ok": not bad, "rows": [r.record() for r in rows]}
+    return View(data, [t], notes, csv_table=t)

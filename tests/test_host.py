@@ -1,0 +1,69 @@
+"""`--cpu host` and `xstatecalc host`: this machine, against its running kernel."""
+
+import json
+import os
+
+import pytest
+
+from xstatecalc import host as H
+from xstatecalc import importers as I
+
+from .conftest import DATA
+
+on_x86_linux = pytest.mark.skipif(not H.is_x86_64_linux(), reason="needs an x86-64 Linux host")
+
+
+def test_dev_machine_dump_reproduces_its_boot_log(run, tmp_path):
+    # A real development VM (AMD EPYC, Linux 6.18.44): CPUID read from /dev/cpu/0/cpuid, boot log from dmesg.
+    prof = tmp_path / "dev.yaml"
+    assert run("import", DATA / "dumps" / "dev-epyc-vm.cpuid-r.txt", "-o", prof).exit_code == 0
+    res = run("dmesg", "--cpu", prof, "--check", DATA / "dmesg" / "30-dev-epyc-vm-6.18.log", "--format", "json")
+    out = json.loads(res.stdout)
+    assert res.exit_code == 0 and out["kernel"] == "6.18.44" and len(out["matching"]) == 10
+
+
+@on_x86_linux
+def test_host_command_agrees_with_the_running_kernel(run):
+    res = run("host", "--format", "json")
+    rows = {r["quantity"]: r for r in json.loads(res.stdout)["rows"]}
+    assert rows["XCR0"]["status"] == "match", rows["XCR0"]
+    assert rows["AT_MINSIGSTKSZ"]["status"] in ("match", "unavailable"), rows["AT_MINSIGSTKSZ"]
+    assert res.exit_code == 0, res.stdout
+
+
+@on_x86_linux
+def test_cpuid_instruction_and_devfile_agree():
+    native = H._cpuid_native()
+    assert native(0xD, 0)[0] & 3 == 3  # x87 and SSE in XCR0-supported on every x86-64 CPU
+    try:
+        dev = H._cpuid_devfile()
+    except OSError:
+        pytest.skip("/dev/cpu/0/cpuid not readable here")
+    # leaf 0xD sub-leaf 0/1 EAX/ECX do not depend on which CPU answers
+    assert native(0xD, 0)[0] == dev(0xD, 0)[0] and native(0xD, 1)[2] == dev(0xD, 1)[2]
+
+
+@on_x86_linux
+def test_host_profile_loads():
+    prof = H.host_profile()
+    assert prof.name == "host" and prof.xcr0_supported & 3 == 3
+
+
+def test_host_elsewhere_is_a_clear_error(run, monkeypatch):
+    monkeypatch.setattr(H, "is_x86_64_linux", lambda: False)
+    from xstatecalc import profile
+
+    profile._LOADED.pop("host", None)
+    res = run("sizes", "--cpu", "host")
+    assert res.exit_code == 2 and "only available on x86-64" in res.stderr
+
+
+def test_kernel_dump_format_from_a_real_warning():
+    # The TDX guest's own dump (openvmm#708), as the kernel printed it; the excerpt stops at 0x0a.
+    text = (DATA / "dumps" / "tdx-kernel-dump.txt").read_text()
+    d = I.parse(text, "tdx.txt")
+    assert d.format == "kernel" and d.cpus["0"][(0xD, 0)] == (0x600E7, 0x2B00, 0x2B00, 0)
+    with pytest.raises(I.ImportFormatError, match=r"sub-leaf 0xb missing \(component 11 \(cet_u\).*cut at sub-leaf 0xa"):
+        I.to_profile(d)
+
+

@@ -1,5 +1,7 @@
 """The command line: JSON contract, exit codes, streams, help."""
 
+from pathlib import Path
+
 import pytest
 
 from xstatecalc.cli import cli
@@ -60,7 +62,7 @@ def test_unreadable_file_exit_2(run, tmp_path):
 
 def test_profile_path(run_json, tmp_path):
     from xstatecalc.profile import profiles_dir
-    src = (profiles_dir() / "zen4.yaml").read_text()
+    src = (Path(profiles_dir()) / "zen4.yaml").read_text()
     f = tmp_path / "mine.yaml"
     f.write_text(src.replace("name: zen4", "name: my-zen4"))
     assert run_json("sizes", "--cpu", str(f))[0]["cpu"] == "my-zen4"

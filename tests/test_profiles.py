@@ -1,5 +1,6 @@
 """Profile loading: the built-ins, the index, and strict validation of user files."""
 
+from pathlib import Path
 import textwrap
 
 import pytest
@@ -34,11 +35,11 @@ def test_aliases(alias, name):
 
 
 def test_index_matches_profiles():
-    data, _ = parse_yaml((profiles_dir() / "index.yaml").read_text(), "index")
-    files = sorted(p.stem for p in profiles_dir().glob("*.yaml") if p.stem != "index")
+    data, _ = parse_yaml((Path(profiles_dir()) / "index.yaml").read_text(), "index")
+    files = sorted(p.stem for p in Path(profiles_dir()).glob("*.yaml") if p.stem != "index")
     assert sorted(data) == files
     for name, aliases in data.items():
-        p = load_profile(profiles_dir() / f"{name}.yaml")
+        p = load_profile(Path(profiles_dir()) / f"{name}.yaml")
         assert p.name == name and list(p.aliases) == aliases
 
 

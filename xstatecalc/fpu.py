@@ -6,7 +6,7 @@ are facts in :mod:`xstatecalc.kernels`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from . import components as C
 from . import layout as L
@@ -34,8 +34,7 @@ KVM_XSAVE_SIZE = 4096  # sizeof(struct kvm_xsave)
 FPREGS_STATE_SIZE = 4096  # sizeof(union fpregs_state): bound for the default/init buffer
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """Kernel configuration and command line, as distributions ship them by default."""
 
     x86_64: bool = True
@@ -63,8 +62,7 @@ class Options:
         return d
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """One feature set and its buffer size (a fpu_state_config half)."""
 
     features: int
@@ -76,29 +74,37 @@ class Config:
         return "compacted" if self.compacted else "standard"
 
 
-@dataclass
 class Boot:
-    """Everything fpu__init_system_xstate() leaves behind, plus why."""
+    """Everything fpu__init_system_xstate() leaves behind, plus why.
 
-    profile: Profile
-    kernel: KernelModel
-    options: Options
-    flags: frozenset[str]  # effective CPU flags after config, command line and quirks
-    xsave: bool  # XSAVE in use (False: legacy FXSAVE/FSAVE)
-    compacted: bool
-    kernel_max: Config
-    kernel_default: Config
-    user_max: Config
-    user_default: Config
-    guest_default: Config
-    xcr0: int
-    xss: int
-    independent: int
-    dropped: dict[int, str] = field(default_factory=dict)  # component -> why Linux leaves it out
-    problems: list[str] = field(default_factory=list)  # kernel messages for failures/warnings
-    disabled_reason: str | None = None
-    explain: list[str] = field(default_factory=list)
-    computed_kernel_size: int | None = None  # what the paranoid check computed
+    kernel_max/kernel_default, user_max/user_default and guest_default are the
+    fpu_kernel_cfg, fpu_user_cfg and guest_default_cfg halves; xcr0/xss what it
+    programs; dropped says why each enumerated component was left out.
+    """
+
+    __slots__ = ("profile", "kernel", "options", "flags", "xsave", "compacted", "kernel_max", "kernel_default",
+                 "user_max", "user_default", "guest_default", "xcr0", "xss", "independent", "dropped",
+                 "problems", "disabled_reason", "explain", "computed_kernel_size")
+
+    def __init__(self, profile: Profile, kernel: KernelModel, options: Options, flags: frozenset[str],
+                 xsave: bool, compacted: bool, kernel_max: Config, kernel_default: Config, user_max: Config,
+                 user_default: Config, guest_default: Config, xcr0: int, xss: int, independent: int,
+                 dropped: dict[int, str] | None = None, problems: list[str] | None = None,
+                 disabled_reason: str | None = None, explain: list[str] | None = None,
+                 computed_kernel_size: int | None = None):
+        self.profile, self.kernel, self.options, self.flags = profile, kernel, options, flags
+        self.xsave, self.compacted = xsave, compacted  # XSAVE in use; compacted (XCOMPACTED) format
+        self.kernel_max, self.kernel_default = kernel_max, kernel_default
+        self.user_max, self.user_default, self.guest_default = user_max, user_default, guest_default
+        self.xcr0, self.xss, self.independent = xcr0, xss, independent
+        self.dropped = {} if dropped is None else dropped  # component -> why Linux leaves it out
+        self.problems = [] if problems is None else problems  # kernel messages for failures/warnings
+        self.disabled_reason = disabled_reason
+        self.explain = [] if explain is None else explain
+        self.computed_kernel_size = computed_kernel_size  # what the paranoid check computed
+
+    def __repr__(self) -> str:
+        return f"Boot({self.profile.name!r}, Linux {self.kernel.label}, kernel max {self.kernel_max})"
 
     @property
     def guest_max(self) -> Config:
@@ -130,21 +136,26 @@ class Boot:
         }[(which, variant)]
 
 
-def fpstate_size_for_signals(boot: Boot) -> int:
-    """fpu__get_fpstate_size(): user max + FP_XSTATE_MAGIC2 + the ia32 fsave header."""
+def fpstate_size_for_signals(boot: Boot, ia32: bool | None = None) -> int:
+    """fpu__get_fpstate_size(): user max + FP_XSTATE_MAGIC2 + the ia32 fsave header.
+
+    *ia32* overrides CONFIG_IA32_EMULATION (to show both variants).
+    """
+    ia32 = boot.options.ia32_emulation if ia32 is None else ia32
     size = boot.user_max.size + (FP_XSTATE_MAGIC2_SIZE if boot.xsave else 0)
-    if (boot.options.ia32_emulation or not boot.options.x86_64) and "FXSR" in boot.flags:
+    if (ia32 or not boot.options.x86_64) and "FXSR" in boot.flags:
         size += C.FSAVE_SIZE
     return size
 
 
-def sigframe_size(boot: Boot, user_size: int) -> int:
+def sigframe_size(boot: Boot, user_size: int, ia32: bool | None = None) -> int:
     """max_frame_size with *user_size* as the xstate part (init_sigframe_size())."""
+    ia32 = boot.options.ia32_emulation if ia32 is None else ia32
     if not boot.options.x86_64:
         frame = SIGFRAME_I386_NATIVE
     else:
-        frame = SIGFRAME_IA32 if boot.options.ia32_emulation else RT_SIGFRAME
-    fpstate = fpstate_size_for_signals(boot) - boot.user_max.size + user_size
+        frame = SIGFRAME_IA32 if ia32 else RT_SIGFRAME
+    fpstate = fpstate_size_for_signals(boot, ia32) - boot.user_max.size + user_size
     return (frame + 15 + fpstate + 63 + 15) // 16 * 16
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from pathlib import Path
 
 from .errors import InputError
 
@@ -40,12 +38,14 @@ def read_text(path: str | os.PathLike, *, limit: int = MAX_INPUT_BYTES, what: st
 
 def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> None:
     """Write *text* to *path* via a temporary file and rename: never a partial file."""
-    target = Path(path)
-    if target.exists() and not force:
+    import tempfile  # only when writing: keeps start-up lean
+
+    target = os.fspath(path)
+    if os.path.exists(target) and not force:
         raise InputError(f"{target}: already exists (use --force to replace it)")
-    directory = target.parent if str(target.parent) else Path(".")
+    directory = os.path.dirname(target) or "."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
     except OSError as e:
         raise InputError(f"{target}: cannot write: {e.strerror or e}") from None
     try:

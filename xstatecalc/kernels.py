@@ -8,8 +8,9 @@ shared, in :mod:`xstatecalc.fpu`.
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field, fields, replace
+from typing import NamedTuple
 
 from . import components as C
 from .errors import KernelVersionError
@@ -17,8 +18,7 @@ from .errors import KernelVersionError
 M = C.mask_of
 
 
-@dataclass(frozen=True, eq=False)
-class KernelModel:
+class KernelModel(NamedTuple):
     """The facts of one kernel version that decide xstate masks and sizes."""
 
     version: tuple[int, ...]
@@ -57,22 +57,22 @@ class KernelModel:
     kvm_filter_xtilecfg: bool  # kvm_get_filtered_xcr0() drops XTILE_CFG without XTILE_DATA (6.4+)
     kvm_xss_in_cpuid: bool  # guest CPUID(0xD,1).EBX includes guest IA32_XSS (6.18)
     changes: tuple[str, ...] = ()  # what changed at this version, for `xstatecalc kernels`
-    notes: tuple[str, ...] = field(default=())  # settled or unsettled evidence
+    notes: tuple[str, ...] = ()  # settled or unsettled evidence
 
     def facts(self) -> dict:
         """The model's facts as plain data (masks in hex), for JSON output."""
         out = {}
-        for f in fields(self):
-            if f.name in ("version", "label", "changes", "notes", "xfeature_names"):
+        for name in self._fields:
+            if name in ("version", "label", "changes", "notes", "xfeature_names"):
                 continue
-            v = getattr(self, f.name)
-            if f.name == "cpuid_deps":
+            v = getattr(self, name)
+            if name == "cpuid_deps":
                 v = {C.key(n): flag for n, flag in sorted(v.items())}
             elif isinstance(v, int) and not isinstance(v, bool):
                 v = f"{v:#x}"
             elif isinstance(v, tuple):
                 v = list(v)
-            out[f.name] = v
+            out[name] = v
         return out
 
     @property
@@ -80,8 +80,7 @@ class KernelModel:
         return " or ".join(self.compacted_via)
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     version: tuple[int, ...]
     summary: str
     facts: dict
@@ -240,7 +239,7 @@ def _apply(model: KernelModel, ch: Change) -> KernelModel:
             upd[k] = {**old, **v}
         else:
             upd[k] = v
-    return replace(model, **upd)
+    return model._replace(**upd)
 
 
 def mainline_versions(numbers_only: bool = False) -> list[tuple[int, int]]:
@@ -248,6 +247,7 @@ def mainline_versions(numbers_only: bool = False) -> list[tuple[int, int]]:
     return [c.version for c in CHANGES if c.branch is None and (c.numbers or not numbers_only)]
 
 
+@functools.lru_cache(maxsize=None)
 def model_for(version: tuple[int, ...]) -> KernelModel:
     """The model of kernel *version*: mainline changes up to it plus its branch's backports."""
     if version[:2] < BASE.version:
@@ -266,7 +266,7 @@ def model_for(version: tuple[int, ...]) -> KernelModel:
     backports = [c for c in applied if c.branch is not None]
     label = ".".join(map(str, version[:3] if backports or len(version) > 2 else version[:2]))
     changes = tuple(c.summary for c in applied if c.version == base or c.branch is not None)
-    return replace(model, version=tuple(version), label=label, changes=changes,
+    return model._replace(version=tuple(version), label=label, changes=changes,
                    notes=tuple(f"{c.version}: {c.evidence}" for c in applied if c.evidence))
 
 

@@ -9,7 +9,7 @@ CPUID(0xD,i).ECX[1] says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import components as C
 from .profile import Profile
@@ -76,8 +76,7 @@ def size(profile: Profile, mask: int, compacted: bool, order: str = "offset") ->
     return compacted_size(profile, mask) if compacted else standard_size(profile, mask, order)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One line of a layout table: a component, or a gap between components."""
 
     nr: int | None  # None for a gap

@@ -7,10 +7,9 @@ name the file, the key and the line.
 
 from __future__ import annotations
 
-import difflib
+import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import NamedTuple
 
 from . import components as C
 from .errors import ProfileError, UnknownCpuError
@@ -33,8 +32,7 @@ _COMP_KEYS = {"size", "offset", "supervisor", "align64", "xfd", "name"}
 _REPORTED_KEYS = {"xcr0_size", "xcr0_max_size", "compacted_size", "xcr0", "xss"}
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):
     """One CPUID(0xD, nr) sub-leaf: EAX size, EBX standard offset, ECX flags."""
 
     nr: int
@@ -49,8 +47,7 @@ class Component:
         return int(self.supervisor) | int(self.align64) << 1 | int(self.xfd) << 2
 
 
-@dataclass(frozen=True)
-class Reported:
+class Reported(NamedTuple):
     """Sizes the hardware reported in the dump, for self-checks (not used to compute)."""
 
     xcr0_size: int | None = None  # CPUID(0xD,0).EBX for the XCR0 in effect when dumped
@@ -60,8 +57,7 @@ class Reported:
     xss: int | None = None  # IA32_XSS in effect, where known
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     name: str
     vendor: str
     flags: frozenset[str]
@@ -74,7 +70,7 @@ class Profile:
     family: int | None = None
     model: int | None = None
     hypothetical: bool = False
-    reported: Reported = field(default_factory=Reported)
+    reported: Reported = Reported()
     notes: tuple[str, ...] = ()
     path: str = ""
 
@@ -84,6 +80,13 @@ class Profile:
 
     def has(self, flag: str) -> bool:
         return flag in self.flags
+
+
+def _close(word, choices, n=1, cutoff=0.6):
+    """difflib's suggestions, imported only when a message needs them."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
 
 
 # --------------------------------------------------------------------------------------
@@ -211,7 +214,7 @@ def _unknown_keys(doc: _Doc, data: dict, allowed: set, path: str) -> None:
     for k in data:
         if k not in allowed:
             full = f"{path}.{k}" if path else str(k)
-            close = difflib.get_close_matches(str(k), sorted(allowed), n=1)
+            close = _close(str(k), sorted(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             doc.fail(full, f"unknown key {k!r}{hint}")
 
@@ -238,7 +241,7 @@ def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
             doc.fail(f"flags[{i}]", "flags are names like AVX or XSAVES")
         fu = f.upper()
         if fu not in KNOWN_FLAGS:
-            close = difflib.get_close_matches(fu, sorted(KNOWN_FLAGS), n=1)
+            close = _close(fu, sorted(KNOWN_FLAGS), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             doc.fail(f"flags[{i}]", f"unknown CPU flag {f!r}{hint}; known: {' '.join(sorted(KNOWN_FLAGS))}")
         flags.add(fu)
@@ -314,7 +317,7 @@ def _check_overlaps(doc: _Doc, comps: dict[int, Component]) -> None:
                      f"({C.key(a.nr)}) at {a.offset}..{a.offset + a.size} in the standard format")
 
 
-def load_profile(path: str | Path) -> Profile:
+def load_profile(path: str | os.PathLike) -> Profile:
     """Load and validate one profile file."""
     text = read_text(path, limit=MAX_PROFILE_BYTES, what="profile")
     return loads_profile(text, str(path))
@@ -328,11 +331,11 @@ def loads_profile(text: str, source: str = "<profile>") -> Profile:
 # --------------------------------------------------------------------------------------
 # Built-in profiles
 
-def profiles_dir() -> Path:
+def profiles_dir() -> str:
     """Where the built-in profiles live: inside the installed package, or the checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "profiles"
-    return packaged if packaged.is_dir() else here.parent / "profiles"
+    here = os.path.dirname(os.path.abspath(__file__))
+    packaged = os.path.join(here, "profiles")
+    return packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(here), "profiles")
 
 
 _INDEX_CACHE: dict[str, str] | None = None
@@ -345,7 +348,7 @@ def builtin_index() -> dict[str, str]:
     """
     global _INDEX_CACHE
     if _INDEX_CACHE is None:
-        data, _doc = parse_yaml(read_text(profiles_dir() / "index.yaml", what="profile index"), "profiles/index.yaml")
+        data, _doc = parse_yaml(read_text(os.path.join(profiles_dir(), "index.yaml"), what="profile index"), "profiles/index.yaml")
         index: dict[str, str] = {}
         for name, aliases in data.items():
             for word in [name, *(aliases or [])]:
@@ -372,11 +375,11 @@ def resolve(spec: str) -> Profile:
 
         prof = host_profile()
     elif key in idx:
-        prof = load_profile(profiles_dir() / idx[key])
-    elif "/" in spec or spec.endswith((".yaml", ".yml")) or Path(spec).is_file():
+        prof = load_profile(os.path.join(profiles_dir(), idx[key]))
+    elif "/" in spec or spec.endswith((".yaml", ".yml")) or os.path.isfile(spec):
         prof = load_profile(spec)
     else:
-        raise UnknownCpuError(spec, difflib.get_close_matches(key, sorted(idx), n=3, cutoff=0.5))
+        raise UnknownCpuError(spec, _close(key, sorted(idx), n=3, cutoff=0.5))
     _LOADED[spec] = prof
     return prof
 

@@ -6,47 +6,64 @@ plus table specs for people. rich is imported only when a table is drawn.
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import os
 import sys
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 FORMATS = ("table", "json", "yaml", "csv")
 
 
-@dataclass
-class Column:
+class Column(NamedTuple):
     header: str
     justify: str = "left"  # left | right
     style: str | None = None
 
 
-@dataclass
 class Table:
-    title: str
-    columns: list[Column]
-    rows: list[list] = field(default_factory=list)
-    # per-row style (e.g. "dim" for gaps, "bold" for totals); None = plain
-    row_styles: list[str | None] = field(default_factory=list)
-    caption: str | None = None
+    """A table for people: title, columns, rows (each with an optional style such as "dim"), caption."""
+
+    def __init__(self, title: str, columns: list[Column], rows: list[list] | None = None,
+                 caption: str | None = None):
+        self.title, self.columns, self.caption = title, columns, caption
+        self.rows: list[list] = rows if rows is not None else []
+        self.row_styles: list[str | None] = [None] * len(self.rows)
 
     def add(self, *cells, style: str | None = None) -> None:
         self.rows.append(list(cells))
         self.row_styles.append(style)
 
 
-@dataclass
 class View:
-    data: object  # JSON-able
-    tables: list[Table] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # printed after the tables (table format only)
-    csv_table: Table | None = None  # what --format csv writes (default: the first table)
+    """What a command hands to the renderer: machine data (the JSON/YAML contract) plus
+    tables and notes for people. *builder* makes (tables, notes, csv_table) on demand, so
+    JSON output never pays for table layout."""
+
+    def __init__(self, data, tables: list[Table] | None = None, notes: list[str] | None = None,
+                 csv_table: Table | None = None, builder=None):
+        self.data, self.builder = data, builder
+        self.tables = tables or []
+        self.notes = notes or []  # printed after the tables (table format only)
+        self.csv_table = csv_table  # what --format csv writes (default: the first table)
+
+    def materialize(self) -> "View":
+        if self.builder is not None:
+            self.tables, self.notes, self.csv_table = self.builder()
+            self.builder = None
+        return self
+
+
+LARGE_LIST = 50  # longer top-level lists are written one element per line
 
 
 def _json(data) -> str:
-    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+    """Indented JSON; a long list (e.g. --cpu all --kernel all) gets one compact element per line,
+    which the C encoder writes many times faster and jq reads the same."""
+    import json
+
+    if isinstance(data, list) and len(data) > LARGE_LIST:
+        return "[\n" + ",\n".join(json.dumps(x, separators=(",", ":")) for x in data) + "\n]\n"
+    return json.dumps(data, indent=2) + "\n"
 
 
 def _yaml(data) -> str:
@@ -57,6 +74,8 @@ def _yaml(data) -> str:
 
 
 def _csv(table: Table) -> str:
+    import csv
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([c.header for c in table.columns])
@@ -72,6 +91,7 @@ def to_text(view: View, fmt: str) -> str:
     if fmt == "yaml":
         return _yaml(view.data)
     if fmt == "csv":
+        view.materialize()
         table = view.csv_table or (view.tables[0] if view.tables else Table("", []))
         return _csv(table)
     raise ValueError(fmt)
@@ -93,6 +113,7 @@ def draw(view: View, stream=None) -> None:
     from rich.text import Text
 
     stream = stream or sys.stdout
+    view.materialize()
     color = color_wanted(stream)
     console = Console(file=stream, markup=False, highlight=False, emoji=False,
                       no_color=not color, force_terminal=color if color else None,

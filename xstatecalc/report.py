@@ -31,11 +31,7 @@ def sigframe_variants(b: Boot) -> tuple[int | None, int | None]:
     """AT_MINSIGSTKSZ with and without IA32 emulation."""
     if not b.kernel.sigframe:
         return None, None
-    from dataclasses import replace
-
-    with_ia32 = replace(b, options=replace(b.options, ia32_emulation=True))
-    without = replace(b, options=replace(b.options, ia32_emulation=False))
-    return sigframe_size(with_ia32, b.user_max.size), sigframe_size(without, b.user_max.size)
+    return sigframe_size(b, b.user_max.size, ia32=True), sigframe_size(b, b.user_max.size, ia32=False)
 
 
 def sizes_record(b: Boot) -> dict:

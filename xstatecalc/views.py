@@ -15,25 +15,28 @@ def _flags(row: dict) -> str:
 
 def sizes_view(boots: list, *, want_explain: bool = False) -> View:
     records = [sizes_record(b) for b in boots]
-    if len(boots) == 1:
-        tables = [_sizes_table(boots[0], records[0])]
-    else:
-        tables = [_compare_table(boots, records)]
-    csv_t = Table("", [Column(h) for h in ("cpu", "kernel", "config", "set", "features", "format", "size")])
-    for r in records:
-        for which, variant in CONFIGS:
-            c = r["configs"][which][variant]
-            csv_t.add(r["cpu"], r["kernel"], which, variant, c["features"], c["format"], c["size"])
-    notes = []
-    for b, r in zip(boots, records):
-        if want_explain:
+    if want_explain:
+        for b, r in zip(boots, records):
             r["explain"] = explain(b)
-            notes += ([f"— {b.profile.name} on Linux {b.kernel.label} —"] if len(boots) > 1 else []) + r["explain"]
-        elif r["problems"]:
-            notes += [f"{b.profile.name}: {m}" for m in r["problems"]]
-    if not want_explain and len(boots) == 1:
-        notes.append("Run with --explain to see how each number came about.")
-    return View(records, tables, notes, csv_t)
+
+    def build():
+        tables = [_sizes_table(boots[0], records[0])] if len(boots) == 1 else [_compare_table(boots, records)]
+        csv_t = Table("", [Column(h) for h in ("cpu", "kernel", "config", "set", "features", "format", "size")])
+        for r in records:
+            for which, variant in CONFIGS:
+                c = r["configs"][which][variant]
+                csv_t.add(r["cpu"], r["kernel"], which, variant, c["features"], c["format"], c["size"])
+        notes = []
+        for b, r in zip(boots, records):
+            if want_explain:
+                notes += ([f"— {b.profile.name} on Linux {b.kernel.label} —"] if len(boots) > 1 else []) + r["explain"]
+            elif r["problems"]:
+                notes += [f"{b.profile.name}: {m}" for m in r["problems"]]
+        if not want_explain and len(boots) == 1:
+            notes.append("Run with --explain to see how each number came about.")
+        return tables, notes, csv_t
+
+    return View(records, builder=build)
 
 
 def _sizes_table(b, rec) -> Table:

@@ -19,7 +19,10 @@ class Runner(CliRunner):
 
 @pytest.fixture(scope="session")
 def run():
-    return Runner()
+    try:
+        return Runner(mix_stderr=False)  # click < 8.2 mixes stderr into stdout by default
+    except TypeError:
+        return Runner()  # click >= 8.2 always captures stderr separately
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """Exceptions raised by the library. The CLI maps them to exit codes."""
 
+from __future__ import annotations
+
 
 class XstateError(Exception):
     """Base class. Instances carry a message fit for a user."""

@@ -39,13 +39,21 @@ def sizes_view(boots: list, *, want_explain: bool = False) -> View:
     return View(records, builder=build)
 
 
+def assumptions(options) -> str:
+    """The kernel build/boot assumptions behind the numbers, and how to change them."""
+    d = options.describe()
+    words = ", ".join(f"{k.removeprefix('CONFIG_')}={v}" for k, v in d.items() if k.startswith("CONFIG_"))
+    extra = f"; disabled: {', '.join(d['disabled'])}" if "disabled" in d else ""
+    return f"assumed kernel: {words}{extra} (change with --disable, --no-ia32-emulation, --arch)"
+
+
 def _sizes_table(b, rec) -> Table:
     p = b.profile
     title = (f"{p.name} on Linux {b.kernel.label}: XSAVE buffers "
              f"({'XSAVE off' if not b.xsave else 'compacted' if b.compacted else 'standard'})")
     t = Table(title, [Column("config"), Column("set"), Column("features", R), Column("components"),
                       Column("format"), Column("size", R, "bold"), Column("kernel field")],
-              caption=f"xcr0 {rec['xcr0']}  xss {rec['xss']}   " + p.description)
+              caption=f"xcr0 {rec['xcr0']}  xss {rec['xss']}   {p.description}\n" + assumptions(b.options))
     for which, variant in CONFIGS:
         c = rec["configs"][which][variant]
         t.add(which, variant, c["features"], " ".join(c["names"]), c["format"], c["size"],
@@ -77,7 +85,7 @@ def _compare_table(boots, records) -> Table:
         vals = [f.get(name) for f in flats]
         style = "bold" if len({str(v) for v in vals}) > 1 else None
         t.add(name, *["-" if v is None else v for v in vals], style=style)
-    t.caption = "bold rows differ"
+    t.caption = "bold rows differ; " + assumptions(boots[0].options)
     return t
 
 

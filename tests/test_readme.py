@@ -62,3 +62,20 @@ def test_readme_gives_the_two_setup_commands():
     assert "pip install -e '.[test]' && python -m pytest" in README
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert "pip install -q -e '.[test]' && python -m pytest" in ci
+
+
+def test_profiles_doc_example_loads_and_runs(run, tmp_path):
+    doc = (Path(__file__).parent.parent / "docs" / "profiles.md").read_text(encoding="utf-8")
+    example = doc.split("```yaml")[1].split("```")[0]
+    f = tmp_path / "docs-example.yaml"
+    f.write_text(example)
+    for line in doc.split("```console")[1].split("```")[0].strip().splitlines():
+        args = shlex.split(line.removeprefix("$ "))[1:]
+        res = run(*[str(f) if a == "docs-example.yaml" else a for a in args])
+        assert res.exit_code == 0, res.stdout + res.stderr
+    out = run("sizes", "--cpu", f, "--format", "json")
+    import json
+
+    rec = json.loads(out.stdout)[0]
+    # The same sub-leaves as Sapphire Rapids hardware without CET/PASID: reference §9.2's 6.1-era numbers.
+    assert rec["configs"]["kernel"]["max"]["size"] == 10752 and rec["configs"]["user"]["max"]["size"] == 11008

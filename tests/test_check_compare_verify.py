@@ -94,11 +94,24 @@ components:
     assert findings[0].kernel_line == "x86/fpu: Both APX/MPX present in the CPU's xstate features: 0x8001f."
 
 
-def test_misordered_components_before_616(tmp_path):
-    # APX placed in the MPX hole is "misordered" for kernels that take the highest-numbered component.
-    text = (DATA.parent.parent / "profiles" / "apx-hypothetical.yaml").read_text()
-    prof = loads_profile(text, "apx-hypothetical.yaml")
-    assert not any(x.rule == "setup_xstate_cache" and x.kernel_line for x in check(boot(prof, resolve_kernel("6.16"))))
+def test_misordered_components(tmp_path):
+    # PKRU (9) below AVX (2) in the standard layout. Up to 6.15 the kernel WARNs with the previous
+    # component's offset (setup_xstate_cache) and sizes the standard buffer by the highest-numbered
+    # component: 576 + 8 = 584, while CPUID(0xD,0).EBX is the true end, 640 + 256 = 896.
+    f = _profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE, XSAVEOPT, AVX, PKU]
+xcr0_supported: 0x207
+components:
+  2: {size: 256, offset: 640}
+  9: {size: 8, offset: 576}
+""")
+    old = check(boot(resolve(str(f)), resolve_kernel("6.15")))
+    assert any(x.kernel_line == "x86/fpu: misordered xstate at 640" for x in old)
+    # standard format (no XSAVEC/XSAVES): the paranoid check compares 584 with 896 and disables XSAVE
+    assert any(x.kernel_line == "XSAVE consistency problem: size 584 != kernel_size 896" and x.severity == "error"
+               for x in old)
+    new = check(boot(resolve(str(f)), resolve_kernel("6.16")))  # xfeature_uncompact_order: sorted by offset
+    assert not [x for x in new if x.severity == "error"]
+    assert boot(resolve(str(f)), resolve_kernel("6.16")).user_max.size == 896
 
 
 def test_reported_ecx_mismatch_is_a_warning(tmp_path):

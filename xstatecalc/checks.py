@@ -85,7 +85,10 @@ def check(b: Boot) -> list[Finding]:
                                "gets #GP"))
 
     names = k.xfeature_names
-    for n in C.bits(b.kernel_max.features & ~C.MASK_FPSSE if b.xsave else 0):
+    # The per-component checks run before the size check, so they also see what a later
+    # failure disabled; fpu_user_cfg.max_features survives fpu__init_disable_system_xstate().
+    checked = b.kernel_max.features if b.xsave else b.user_max.features
+    for n in C.bits(checked & ~C.MASK_FPSSE):
         info = C.CATALOGUE.get(n)
         want = info.struct_size if info else None
         if n == C.XTILE_DATA:
@@ -103,7 +106,7 @@ def check(b: Boot) -> list[Finding]:
                                                     f"{comp.offset}; supervisor state has none (EBX should be 0)",
                                None, "Linux ignores it (xstate_offsets[] stays -1 for supervisor state)"))
 
-    user = [c for c in p.components.values() if not c.supervisor and b.kernel_max.features >> c.nr & 1]
+    user = [c for c in p.components.values() if not c.supervisor and checked >> c.nr & 1]
     for a, c in zip(user, user[1:]):
         if c.offset < a.offset:
             line = None if k.std_size_order == "offset" else f"x86/fpu: misordered xstate at {a.offset}"

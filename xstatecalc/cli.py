@@ -412,14 +412,12 @@ def host(kernel, fmt):
     import platform
 
     from .fpu import boot
-    from .host import compare_with_kernel, read_cpuid
-    from .importers import to_profile
+    from .host import compare_with_kernel, host_profile, read_cpuid
     from .kernels import resolve_kernel
-    from .profile import loads_profile
     from .views import host_view
 
     dump = read_cpuid()
-    p = loads_profile(to_profile(dump, name="host").text, "host")
+    p = host_profile(dump)
     release = kernel or platform.release()
     b = boot(p, resolve_kernel(release))
     rows = compare_with_kernel(b, dump)
@@ -466,7 +464,7 @@ def dmesg(cpu, kernel, options, logfile, fmt):
     from . import dmesg as D
     from .fpu import boot
     from .inputs import read_text
-    from .views import check_view, dmesg_view
+    from .views import dmesg_check_view, dmesg_view
 
     (p,) = _cpus([cpu] if cpu else [])
     if logfile is None:
@@ -489,7 +487,7 @@ def dmesg(cpu, kernel, options, logfile, fmt):
     if not res.found:
         raise InputError(f"{'<stdin>' if logfile == '-' else logfile}: no x86/fpu boot lines found "
                          "(expected lines like \"x86/fpu: Enabled xstate features ...\")")
-    _emit(check_view(b, res, kernel_source=source), "table" if fmt == "text" else fmt)
+    _emit(dmesg_check_view(b, res, kernel_source=source), "table" if fmt == "text" else fmt)
     if not res.ok:
         sys.exit(EXIT_PROBLEM)
 

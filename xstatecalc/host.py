@@ -132,12 +132,12 @@ def _collect(call, how: str) -> Dump:
     return Dump("cpuid-r", f"host ({how})", {"0": regs})
 
 
-def host_profile():
-    """A Profile for this machine, built exactly as `import` would build it."""
+def host_profile(dump: Dump | None = None):
+    """A Profile for this machine (or for *dump*), built exactly as `import` would build it."""
     from .importers import to_profile
     from .profile import loads_profile
 
-    res = to_profile(read_cpuid(), name="host")
+    res = to_profile(dump or read_cpuid(), name="host")
     return loads_profile(res.text, "host")
 
 

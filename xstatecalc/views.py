@@ -172,7 +172,7 @@ def dmesg_view(b, lines: list[str]) -> View:
                  "lines": lines}, [], csv_table=Table("", [Column("line")], [[x] for x in lines]))
 
 
-def check_view(b, res, *, kernel_source: str) -> View:
+def dmesg_check_view(b, res, *, kernel_source: str) -> View:
     t = Table(f"x86/fpu lines of the log vs {b.profile.name} on Linux {b.kernel.label} ({kernel_source})",
               [Column("verdict"), Column("model"), Column("log")])
     for line in res.matching:

@@ -195,3 +195,45 @@ def test_extract_strips_prefixes():
 def test_dmesg_json_lines(run_json):
     out = run_json("dmesg", "--cpu", "zen2", "--kernel", "6.1")
     assert out["lines"][-2] == "x86/fpu: Enabled xstate features 0x7, context size is 832 bytes, using 'compacted' format."
+
+
+def _big_profile(tmp_path):
+    # A non-dynamic 4 KiB component: the default buffer exceeds sizeof(union fpregs_state) = 4096.
+    f = tmp_path / "big.yaml"
+    f.write_text("""name: big
+vendor: intel
+description: too big for the init buffer (not a real CPU)
+source: test
+flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, PKU]
+xcr0_supported: 0x207
+components:
+  2: {size: 256, offset: 576}
+  9: {size: 4096, offset: 832}
+""")
+    return resolve(str(f))
+
+
+@pytest.mark.parametrize("kernel,lines", [
+    # reference §2.3: <= 5.15 / 5.16-5.19 check the kernel (default) size ...
+    ("5.15", ["x86/fpu: xstate buffer too small (4096 < 4928), disabling xsave"]),
+    # ... from 6.0 init_fpstate.size, with ", disabling XSAVE" until 6.16 replaced it by its own line
+    ("6.1", ["x86/fpu: init_fpstate buffer too small (4096 < 4928), disabling XSAVE"]),
+    ("6.16", ["x86/fpu: init_fpstate buffer too small (4096 < 4928)", "x86/fpu: XSAVE disabled"]),
+])
+def test_buffer_too_small_wording_by_version(tmp_path, kernel, lines):
+    b = boot(_big_profile(tmp_path), resolve_kernel(kernel))
+    assert not b.xsave  # 576 + 256 + 4096 = 4928 compacted
+    assert D.boot_lines(b)[:len(lines)] == lines
+
+
+def test_fp_sse_missing(tmp_path):
+    f = tmp_path / "nosse.yaml"
+    f.write_text("""name: nosse
+vendor: other
+description: XCR0-supported without SSE (not a real CPU)
+source: test
+flags: [FPU, FXSR, XMM, XSAVE]
+xcr0_supported: 0x1
+""")
+    lines = D.boot_lines(boot(resolve(str(f)), resolve_kernel("6.16")))
+    assert lines[:2] == ["x86/fpu: FP/SSE not present amongst the CPU's xstate features: 0x1.", "x86/fpu: XSAVE disabled"]

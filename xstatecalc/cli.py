@@ -18,6 +18,9 @@ EXIT_PROBLEM, EXIT_USAGE = 1, 2
 class XstateGroup(click.Group):
     """Turns library errors into one clear line on stderr and exit 2 (never a traceback)."""
 
+    def list_commands(self, ctx):
+        return list(self.commands)  # the order they are defined in: sizes first, then by workflow
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -120,8 +123,10 @@ def cli():
     Examples:
       xstatecalc sizes --cpu sapphire-rapids
       xstatecalc sizes --cpu spr --cpu zen4 --format json
-      xstatecalc features --cpu zen4 --kernel 6.1
-      xstatecalc layout --cpu apx --features avx,apx
+      xstatecalc guest --cpu spr --kernel 6.1 --enable amx
+      sudo dmesg | xstatecalc dmesg --cpu host --check -
+      xstatecalc compare zen4 skylake-sp
+      xstatecalc verify ci/xsave-expect.yaml
     """
 
 

@@ -101,9 +101,10 @@ def explain(b: Boot) -> list[str]:
                f" (kernel and guest buffers; user buffers are always standard).")
     if k.fpu_cfg:
         dyn = C.names(b.kernel_max.features & k.user_dynamic)
-        out.append(f"Default sets leave out the dynamic features {dyn or '(none present)'}"
-                   + (f" and the guest-only supervisor features {C.names(b.kernel_max.features & k.guest_supervisor)}"
-                      if k.guest_supervisor & b.kernel_max.features else "") + ".")
+        guest_only = C.names(b.kernel_max.features & k.guest_supervisor)
+        out.append(f"Default sets leave out the dynamic features ({', '.join(dyn) or 'none present'})"
+                   + (f"; host defaults also leave out the guest-only supervisor features ({', '.join(guest_only)})"
+                      if guest_only else "") + ".")
     else:
         out.append(f"Linux {k.label} has a single feature mask (xfeatures_mask_all): default = max.")
     for which, variant in CONFIGS:

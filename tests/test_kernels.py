@@ -44,18 +44,20 @@ def test_default_is_newest_and_says_so(run_json):
 
 
 @pytest.mark.parametrize("version,alloc", [
-    ("6.1", "user_default"), ("6.1.132", "user_default"), ("6.1.133", "kernel_default"),
-    ("6.6.85", "user_default"), ("6.6.86", "kernel_default"), ("6.12.23", "kernel_default"),
+    ("6.1", "user_default"), ("6.1.133", "user_default"), ("6.1.134", "kernel_default"),
+    ("6.6.86", "user_default"), ("6.6.87", "kernel_default"), ("6.12.22", "user_default"),
+    ("6.12.23", "kernel_default"),
     ("6.14", "user_default"), ("6.15", "kernel_default"), ("6.17", "guest_default"),
 ])
 def test_guest_buffer_fix_by_point_release(version, alloc):
-    # Reference §5.4: 1937e18cc3cf upstream in 6.15, backported to 6.1.133 (and the 6.6/6.12 stables).
+    # 1937e18cc3cf upstream in 6.15. Stable: the reference says 6.1.133, but the stable review puts the
+    # patch in 6.1.134-rc1 ('[PATCH 6.1 006/204]', cover '6.1.134-rc1 review'), 6.6.87-rc1 and 6.12.23-rc1.
     assert resolve_kernel(version).guest_alloc == alloc
 
 
 def test_backports_stay_on_their_branch():
-    # 6.2.133 is not a 6.1 stable release: no backport applies.
-    assert resolve_kernel("6.2.133").guest_alloc == "user_default"
+    # 6.2.134 is not a 6.1 stable release: no backport applies.
+    assert resolve_kernel("6.2.134").guest_alloc == "user_default"
 
 
 def test_kernel_all_lists_every_model(run_json):

@@ -59,7 +59,7 @@ def kernel_options(fn):
     """--kernel plus the kernel build/boot options that change numbers."""
 
     @click.option("--kernel", "-k", "kernel", metavar="VERSION",
-                  help="Kernel version (6.1, 6.1.133, v6.8-rc3, 5.15.0-91-generic); default: the newest model.")
+                  help="Kernel version (6.1, 6.1.134, v6.8-rc3, 5.15.0-91-generic); default: the newest model.")
     @click.option("--disable", "disable", multiple=True, metavar="FEATURE",
                   help="Take a CPU feature away as the kernel would: pku (nopku, or PKEYS=n), shstk "
                        "(USER_SHADOW_STACK=n), enqcmd (INTEL_IOMMU_SVM=n), xsave/xsaves/xsavec/xsaveopt "
@@ -241,7 +241,7 @@ def guest(cpu, kernel, options, enable, process, sigaltstack, fmt):
     \b
     Examples:
       xstatecalc guest --enable amx
-      xstatecalc guest --cpu spr --kernel 6.1.132 --enable amx
+      xstatecalc guest --cpu spr --kernel 6.1.133 --enable amx
       xstatecalc guest --enable amx --process --sigaltstack 8192
       xstatecalc guest --enable amx -f json | jq '.[] | {step, call, alloc: .state.fpstate.allocated}'
     """

@@ -300,7 +300,7 @@ class GuestFlow(_Flow):
                  "plus the 64-byte struct fpstate header"]
         if alloc - FPSTATE_HDR < state_cfg.size:
             notes.append(f"under-allocation: fpstate->size {state_cfg.size} > {alloc - FPSTATE_HDR} bytes of "
-                         "buffer (fixed by 1937e18cc3cf: 6.15, 6.1.133, 6.6.86, 6.12.23)")
+                         "buffer (fixed by 1937e18cc3cf: 6.15, 6.1.134, 6.6.87, 6.12.23)")
         if k.guest_perm != "none":
             self.perm_guest = (self.perm_guest[0] | FPU_GUEST_PERM_LOCKED,) + self.perm_guest[1:]
             self.state["guest_perm"] = self.perm_record(*self.perm_guest, guest=True)

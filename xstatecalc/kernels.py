@@ -197,15 +197,18 @@ CHANGES: list[Change] = [
     Change((6, 15), "fpu_alloc_guest_fpstate() allocates fpu_kernel_cfg.default_size (was the user size)",
            {"guest_alloc": "kernel_default", "gfpu_xfeatures": "kernel_default"},
            "1937e18cc3cf ('x86/fpu: Fix guest FPU state buffer allocation size')"),
-    Change((6, 1, 133), "stable backport of 1937e18cc3cf: guest fpstate sized by fpu_kernel_cfg.default_size",
-           {"guest_alloc": "kernel_default"}, "'[PATCH 6.1 006/204]' stable review, 2025-04-08", branch=(6, 1)),
-    Change((6, 6, 86), "stable backport of 1937e18cc3cf: guest fpstate sized by fpu_kernel_cfg.default_size",
+    # The reference model dates the 6.1 backport to 6.1.133; the stable review says otherwise: its
+    # '[PATCH 6.1 006/204]' replies to '[PATCH 6.1 000/204] 6.1.134-rc1 review' (2025-04-08).
+    Change((6, 1, 134), "stable backport of 1937e18cc3cf: guest fpstate sized by fpu_kernel_cfg.default_size",
            {"guest_alloc": "kernel_default"},
-           "'[PATCH 6.6 007/268]' stable review, 2025-04-08 (same cycle as 6.1.133) [point release inferred]",
+           "'[PATCH 6.1 006/204]' in the 6.1.134-rc1 stable review, 2025-04-08 (not 6.1.133)", branch=(6, 1)),
+    Change((6, 6, 87), "stable backport of 1937e18cc3cf: guest fpstate sized by fpu_kernel_cfg.default_size",
+           {"guest_alloc": "kernel_default"}, "'[PATCH 6.6 007/268]' in the 6.6.87-rc1 stable review, 2025-04-08",
            branch=(6, 6)),
-    Change((6, 12, 23), "stable backport of 1937e18cc3cf: guest fpstate sized by fpu_kernel_cfg.default_size",
-           {"guest_alloc": "kernel_default"}, "same 2025-04-08 stable cycle [point release inferred]",
-           branch=(6, 12)),
+    Change((6, 12, 23), "stable backports of 1937e18cc3cf (guest fpstate sized by fpu_kernel_cfg.default_size) and "
+           "'x86/fpu/xstate: Fix inconsistencies in guest FPU xfeatures' (gfpu->xfeatures)",
+           {"guest_alloc": "kernel_default", "gfpu_xfeatures": "kernel_default"},
+           "both in the shortlog of '[PATCH 6.12 000/423] 6.12.23-rc1 review', 2025-04-08", branch=(6, 12)),
     Change((6, 16), "APX (component 19, needs APX); standard size from the component last in the buffer "
            "(xfeature_uncompact_order); APX with MPX disables XSAVE; permissions keep supervisor bits; "
            "'x86/fpu: XSAVE disabled' message",
@@ -276,10 +279,10 @@ _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """'6.1', '6.1.133', 'v6.8-rc3', '5.15.0-91-generic', '6.6.30-200.fc40.x86_64' -> tuple."""
+    """'6.1', '6.1.134', 'v6.8-rc3', '5.15.0-91-generic', '6.6.30-200.fc40.x86_64' -> tuple."""
     m = _VERSION_RE.match(text.strip())
     if not m:
-        raise KernelVersionError(f"cannot read a kernel version from {text!r} (expected e.g. 6.1, 6.1.133, v6.8-rc3)")
+        raise KernelVersionError(f"cannot read a kernel version from {text!r} (expected e.g. 6.1, 6.1.134, v6.8-rc3)")
     major, minor, patch = int(m.group(1)), int(m.group(2)), m.group(3)
     return (major, minor, int(patch)) if patch is not None else (major, minor)
 

@@ -157,7 +157,7 @@ def kernels_view(models) -> View:
               [Column("kernel"), Column("compacted via"), Column("std size by"), Column("guest alloc"),
                Column("changes")],
               caption="--kernel takes any release: the newest model at or below it is used, plus stable "
-                      "backports by point release (6.1.133, 6.6.86, 6.12.23)")
+                      "backports by point release (6.1.134, 6.6.87, 6.12.23)")
     data = []
     for m in models:
         t.add(m.label, "/".join(m.compacted_via), "last offset" if m.std_size_order == "offset" else "top bit",

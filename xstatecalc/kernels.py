@@ -161,11 +161,12 @@ CHANGES: list[Change] = [
            {"perm_store": "user_mask", "host_perm_adds_supervisor": True, "enqcmd_disabled": False},
            "063452fd94d1 (tip x86/urgent 2022-03-23, merged for 5.18-rc1), 781c64bfcb73, 7c1ef59145f1"),
     Change((5, 16, 20), "stable backport of 063452fd94d1: ARCH_REQ_XCOMP_PERM adds to the permission",
-           {"perm_store": "user_mask"}, "'[PATCH 5.16 274/285]' stable review, 2022-04-12 (rebased by Chang Bae)",
+           {"perm_store": "user_mask"}, "'[PATCH 5.16 274/285]' in the 5.16.20-rc1 stable review, 2022-04-12 (rebased by Chang Bae)",
            branch=(5, 16)),
     Change((5, 17, 3), "stable backport of 063452fd94d1: ARCH_REQ_XCOMP_PERM and GUEST_PERM add to the "
            "permission", {"perm_store": "user_mask"},
-           "same 2022-04-12 stable cycle as 5.16.20 [point release inferred]", branch=(5, 17)),
+           "the 5.17.3-rc1 review ran the same day as 5.16.20-rc1; 063452fd94d1 reached tip after 5.17 "
+           "was released [5.17.3 inferred: the 5.17 patch mail itself not seen]", branch=(5, 17)),
     Change((5, 19), "XSAVEC alone selects the compacted format (X86_FEATURE_XCOMPACTED); guest uabi_size starts "
            "at sizeof(struct kvm_xsave) = 4096",
            {"compacted_via": ("XSAVEC", "XSAVES"), "uabi_init": "kvm_xsave"},

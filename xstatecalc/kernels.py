@@ -186,8 +186,8 @@ CHANGES: list[Change] = [
     Change((6, 3), "AMD erratum 1386: XSAVES cleared on family 0x17 (Zen 1/Zen 2)",
            {"amd_erratum_1386": True}, "b0563468eeac"),
     Change((6, 4), "KVM drops XTILE_CFG from supported XCR0 unless XTILE_DATA is permitted (kvm_get_filtered_xcr0)",
-           {"kvm_filter_xtilecfg": True}, "55cd57b596e8 'KVM: x86: Filter out XTILE_CFG if XTILE_DATA isn't permitted', author date "
-           "2023-04-04, so the 6.4 merge window [inferred from the date; Fixes: 445ecdf79be0, may be in stables]"),
+           {"kvm_filter_xtilecfg": True}, "55cd57b596e8 'KVM: x86: Filter out XTILE_CFG if XTILE_DATA isn't permitted', listed in "
+           "'[GIT PULL] KVM changes for Linux 6.4' (2023-05-01)"),
     Change((6, 6), "user shadow stack: CET_USER becomes a supervisor xfeature (needs SHSTK); CET_KERNEL listed "
            "as unsupported; PKRU needs OSPKE instead of PKU",
            {"supervisor_supported": M(C.CET_USER), "supervisor_unsupported": M(C.CET_KERNEL),

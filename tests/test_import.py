@@ -12,7 +12,9 @@ from xstatecalc.profile import loads_profile, resolve
 from xstatecalc.report import sizes_record
 
 from . import dumpfmt
-from .conftest import load_data
+from .conftest import DATA, load_data
+
+DATA_DUMPS = DATA / "dumps"
 
 REGS = load_data("cpuid_regs.yaml")
 
@@ -111,3 +113,14 @@ def test_cli_import_failure_leaves_no_file(run, tmp_path):
     res = run("import", f, "-o", out)
     assert res.exit_code == 2 and "sub-leaf 0x11 missing" in res.stderr and not out.exists()
     assert list(tmp_path.iterdir()) == [f]
+
+
+def test_fixture_files(run, tmp_path):
+    # Files in each real format, kept in tests/data/dumps (written from the registers of the real CPUs).
+    d = DATA_DUMPS
+    res = run("import", d / "alder-lake-hybrid.aida64.txt", "-o", tmp_path / "adl.yaml")
+    assert res.exit_code == 0 and "identical on all 4 logical CPUs" in res.stderr
+    out = json.loads(run("sizes", "--cpu", tmp_path / "adl.yaml", "--kernel", "6.6", "--format", "json").stdout)[0]
+    assert out["configs"]["kernel"]["max"]["size"] == 856  # the real Alder Lake 6.6 boot log (dmesg.md #9)
+    res = run("import", d / "spr-truncated.cpuid-r.txt", "-o", tmp_path / "spr.yaml")
+    assert res.exit_code == 2 and "sub-leaf 0x11 missing" in res.stderr and not (tmp_path / "spr.yaml").exists()

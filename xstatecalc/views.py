@@ -94,7 +94,9 @@ def features_view(b) -> View:
     t = Table(f"{b.profile.name}: XSAVE components on Linux {b.kernel.label}",
               [Column("#", R), Column("name"), Column("size", R), Column("offset", R), Column("ECX"),
                Column("class"), Column("Linux"), Column("kernel name")],
-              caption="ECX flags: S supervisor (IA32_XSS), A 64-byte aligned when compacted, X XFD-capable")
+              caption="ECX flags: S supervisor (IA32_XSS), A 64-byte aligned when compacted, X XFD-capable"
+                      + "".join(f"\n{e}" for e in b.explain)
+                      + f"\nformat: {'compacted' if b.compacted else 'standard'}")
     for r in rows:
         status = ("enabled: " + ", ".join(x.replace(".", " ") for x in r["in"] if not x.startswith("guest.max"))
                   if r["enabled"] else f"no: {r['why_not']}")

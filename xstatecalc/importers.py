@@ -74,14 +74,12 @@ def parse(text: str, source: str, fmt: str | None = None) -> Dump:
         raise ImportFormatError(f"unknown dump format {fmt!r}; known: {', '.join(FORMATS)}")
     dump = Dump(fmt, source)
     cpu = "0"
-    seen_header = False
     for no, line in enumerate(text.splitlines(), 1):
         regs = None
         if fmt == "cpuid-r":
             m = _CPUID_R_CPU.match(line)
             if m:
                 cpu = m.group(1) or "0"
-                seen_header = True
                 continue
             m = _CPUID_R.match(line)
             if m:
@@ -108,7 +106,6 @@ def parse(text: str, source: str, fmt: str | None = None) -> Dump:
         table = dump.cpus.setdefault(cpu, {})
         table.setdefault((leaf, sub), regs)
         dump.lines.setdefault((cpu, leaf, sub), no)
-    del seen_header
     if not dump.cpus:
         raise ImportFormatError(f"{source}: no CPUID register lines in the {FORMATS[fmt]} format")
     return dump
@@ -244,7 +241,7 @@ def to_profile(dump: Dump, name: str | None = None) -> ImportResult:
     if all((lf, 0) in regs for lf in (0x80000002, 0x80000003, 0x80000004)):
         brand = "".join(_text(*regs[(lf, 0)]) for lf in (0x80000002, 0x80000003, 0x80000004))
         brand = re.sub(r"\s+", " ", brand.replace("\0", " ")).strip()
-    name = name or _slug(brand) if brand else (name or "imported-cpu")
+    name = name or (_slug(brand) if brand else "imported-cpu")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name):
         raise ImportFormatError(f"--name {name!r}: use letters, digits and . _ + -")
 

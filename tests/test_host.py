@@ -22,8 +22,18 @@ def test_dev_machine_dump_reproduces_its_boot_log(run, tmp_path):
     assert res.exit_code == 0 and out["kernel"] == "6.18.44" and len(out["matching"]) == 10
 
 
+def _cpuid_or_skip():
+    try:
+        return H.read_cpuid()
+    except I.ImportFormatError:
+        raise
+    except Exception as e:  # e.g. W^X policy forbids the code page and no /dev/cpu/0/cpuid
+        pytest.skip(f"this machine's CPUID is not readable here: {e}")
+
+
 @on_x86_linux
 def test_host_command_agrees_with_the_running_kernel(run):
+    _cpuid_or_skip()
     res = run("host", "--format", "json")
     rows = {r["quantity"]: r for r in json.loads(res.stdout)["rows"]}
     assert rows["XCR0"]["status"] == "match", rows["XCR0"]
@@ -33,7 +43,10 @@ def test_host_command_agrees_with_the_running_kernel(run):
 
 @on_x86_linux
 def test_cpuid_instruction_and_devfile_agree():
-    native = H._cpuid_native()
+    try:
+        native = H._cpuid_native()
+    except OSError as e:
+        pytest.skip(f"cannot map an executable page here: {e}")
     assert native(0xD, 0)[0] & 3 == 3  # x87 and SSE in XCR0-supported on every x86-64 CPU
     try:
         dev = H._cpuid_devfile()
@@ -45,7 +58,7 @@ def test_cpuid_instruction_and_devfile_agree():
 
 @on_x86_linux
 def test_host_profile_loads():
-    prof = H.host_profile()
+    prof = H.host_profile(_cpuid_or_skip())
     assert prof.name == "host" and prof.xcr0_supported & 3 == 3
 
 

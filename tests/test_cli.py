@@ -150,3 +150,11 @@ def test_every_command_has_help_with_an_example(run, name):
 def test_bad_disable_word_exit_2(run):
     res = run("sizes", "--disable", "warp-drive")
     assert res.exit_code == 2 and "warp-drive" in res.stderr
+
+
+def test_user_text_is_never_rich_markup(run, tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text("name: markup\nvendor: intel\ndescription: '[bold]x[/bold] :smile:'\nsource: t\n"
+                 "flags: [FPU, FXSR, XMM, XSAVE, AVX]\nxcr0_supported: 0x7\ncomponents:\n  2: {size: 256, offset: 576}\n")
+    res = run("sizes", "--cpu", f, env={"NO_COLOR": "1"})
+    assert "[bold]x[/bold] :smile:" in res.stdout

@@ -110,7 +110,6 @@ def draw(view: View, stream=None) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table as RichTable
-    from rich.text import Text
 
     stream = stream or sys.stdout
     view.materialize()
@@ -124,10 +123,11 @@ def draw(view: View, stream=None) -> None:
         for c in t.columns:
             rt.add_column(c.header, justify=c.justify, style=c.style, overflow="fold")
         for row, style in zip(t.rows, t.row_styles or [None] * len(t.rows)):
-            rt.add_row(*[Text("" if v is None else str(v)) for v in row], style=style)
+            # Plain strings: the console has markup and emoji off, so "[x]" in data stays literal.
+            rt.add_row(*["" if v is None else str(v) for v in row], style=style)
         console.print(rt)
     for note in view.notes:
-        console.print(Text(note))
+        console.print(note)
 
 
 def emit(view: View, fmt: str, stream=None) -> None:

@@ -136,6 +136,3 @@ def parse_features(words) -> int:
                 m |= parse_feature(part)
     return m
 
-
-def fmt_mask(mask: int) -> str:
-    return f"{mask:#x}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from . import components as C
 from .render import Column, Table, View
 from .report import CONFIG_NAMES, CONFIGS, explain, features_record, flat_values, layout_record, sizes_record
 
@@ -149,9 +148,6 @@ def cpus_view(profiles) -> View:
                      "hypothetical": p.hypothetical, "description": p.description, "source": p.source})
     return View(data, [t], csv_table=t)
 
-
-def names_of(mask: int) -> str:
-    return " ".join(C.names(mask))
 
 
 def kernels_view(models) -> View:

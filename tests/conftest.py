@@ -35,6 +35,13 @@ def run_json(run):
     return go
 
 
+def write_profile(tmp_path, body, name="test-cpu", vendor="intel", description="not a real CPU"):
+    """A profile file for a test: the identity keys, then *body* (flags, masks, components)."""
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(f"name: {name}\nvendor: {vendor}\ndescription: {description}\nsource: test\n" + body)
+    return f
+
+
 def load_data(name):
     with open(DATA / name, encoding="utf-8") as fh:
         return yaml.safe_load(fh)

@@ -9,7 +9,7 @@ from xstatecalc.fpu import boot
 from xstatecalc.kernels import resolve_kernel
 from xstatecalc.profile import loads_profile, resolve
 
-from .conftest import DATA
+from .conftest import DATA, write_profile
 
 TDX = DATA / "profiles" / "tdx-guest-azure-dc8es-v6.yaml"
 WSL = DATA / "profiles" / "wsl2-zen2.yaml"
@@ -51,9 +51,7 @@ def test_good_hardware_has_no_errors(run):
 
 
 def _profile(tmp_path, body, name="broken"):
-    f = tmp_path / f"{name}.yaml"
-    f.write_text(f"name: {name}\nvendor: intel\ndescription: deliberately broken\nsource: test\n" + body)
-    return f
+    return write_profile(tmp_path, body, name, description="deliberately broken")
 
 
 def test_partial_avx512_is_an_xsetbv_error(tmp_path):

@@ -11,7 +11,7 @@ from xstatecalc.fpu import Options, boot
 from xstatecalc.kernels import all_models, resolve_kernel
 from xstatecalc.profile import resolve
 
-from .conftest import DATA, load_data
+from .conftest import DATA, load_data, write_profile
 
 CASES = load_data("dmesg.yaml")
 
@@ -155,12 +155,7 @@ def test_apx_with_mpx_disables_xsave_with_616_wording(tmp_path):
 
 
 def _apx_mpx_profile(tmp_path):
-    f = tmp_path / "apx-mpx.yaml"
-    f.write_text("""name: apx-mpx
-vendor: intel
-description: APX next to MPX (not a real CPU)
-source: test
-flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, MPX, APX, PKU]
+    return resolve(str(write_profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, MPX, APX, PKU]
 xcr0_supported: 0x8021f
 xss_supported: 0
 components:
@@ -169,8 +164,7 @@ components:
   4: {size: 64, offset: 1024}
   9: {size: 8, offset: 2688}
   19: {size: 128, offset: 1088}
-""")
-    return resolve(str(f))
+""", "apx-mpx", description="APX next to MPX (not a real CPU)")))
 
 
 def test_sigframe_line_is_the_last_and_uses_ia32_frame():
@@ -199,18 +193,12 @@ def test_dmesg_json_lines(run_json):
 
 def _big_profile(tmp_path):
     # A non-dynamic 4 KiB component: the default buffer exceeds sizeof(union fpregs_state) = 4096.
-    f = tmp_path / "big.yaml"
-    f.write_text("""name: big
-vendor: intel
-description: too big for the init buffer (not a real CPU)
-source: test
-flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, PKU]
+    return resolve(str(write_profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE, XSAVEC, XSAVES, AVX, PKU]
 xcr0_supported: 0x207
 components:
   2: {size: 256, offset: 576}
   9: {size: 4096, offset: 832}
-""")
-    return resolve(str(f))
+""", "big", description="too big for the init buffer (not a real CPU)")))
 
 
 @pytest.mark.parametrize("kernel,lines", [
@@ -227,13 +215,8 @@ def test_buffer_too_small_wording_by_version(tmp_path, kernel, lines):
 
 
 def test_fp_sse_missing(tmp_path):
-    f = tmp_path / "nosse.yaml"
-    f.write_text("""name: nosse
-vendor: other
-description: XCR0-supported without SSE (not a real CPU)
-source: test
-flags: [FPU, FXSR, XMM, XSAVE]
+    f = write_profile(tmp_path, """flags: [FPU, FXSR, XMM, XSAVE]
 xcr0_supported: 0x1
-""")
+""", "nosse", vendor="other", description="XCR0-supported without SSE (not a real CPU)")
     lines = D.boot_lines(boot(resolve(str(f)), resolve_kernel("6.16")))
     assert lines[:2] == ["x86/fpu: FP/SSE not present amongst the CPU's xstate features: 0x1.", "x86/fpu: XSAVE disabled"]

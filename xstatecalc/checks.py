@@ -79,7 +79,7 @@ def check(b: Boot) -> list[Finding]:
         out.append(Finding(ERROR, "XSETBV", f"the kernel would write XCR0 {b.xcr0:#x}, which XSETBV refuses: {why}",
                            None, "#GP in fpu__init_cpu_xstate(): the boot crashes"))
     for why in _xcr0_rules(p.xcr0_supported | C.MASK_FPSSE):
-        if not any(why == w for w in bad_xcr0):
+        if why not in bad_xcr0:
             out.append(Finding(WARNING, "SDM 13.3", f"XCR0-supported {p.xcr0_supported:#x}: {why}", None,
                                "Linux filters it out here, but another OS or a guest enabling every supported bit "
                                "gets #GP"))

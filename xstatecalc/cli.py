@@ -69,18 +69,13 @@ def kernel_options(fn):
                   help="Kernel architecture; i386 has no AMX (its sigframe constant is unverified).")
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .fpu import OPTION_FLAGS, Options
-        from .profile import KNOWN_FLAGS
+        from .fpu import make_options
 
-        words = kwargs.pop("disable")
-        for w in words:
-            if w.lower() not in OPTION_FLAGS and w.upper() not in KNOWN_FLAGS:
-                raise click.BadParameter(
-                    f"{w!r}: expected one of {', '.join(OPTION_FLAGS)} or a CPU flag "
-                    f"({', '.join(sorted(f.lower() for f in KNOWN_FLAGS))})", param_hint="--disable")
-        kwargs["options"] = Options(x86_64=kwargs.pop("arch") == "x86_64",
-                                    ia32_emulation=not kwargs.pop("no_ia32_emulation"),
-                                    disabled=frozenset(w.lower() for w in words))
+        try:
+            kwargs["options"] = make_options(kwargs.pop("disable"), arch=kwargs.pop("arch"),
+                                             ia32_emulation=not kwargs.pop("no_ia32_emulation"))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--disable") from None
         return fn(*args, **kwargs)
 
     return wrapper

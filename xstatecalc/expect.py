@@ -91,20 +91,18 @@ def _same(expected, actual) -> bool:
 def evaluate(case: Case) -> list[dict]:
     """One result per expected value: name, expected, actual, ok."""
     from .errors import InputError
-    from .fpu import OPTION_FLAGS, Options, boot
+    from .fpu import boot, make_options
     from .kernels import resolve_kernel
-    from .profile import KNOWN_FLAGS, resolve
+    from .profile import resolve
     from .report import flat_values, sizes_record
 
     words = case.options.get("disable") or []
-    if isinstance(words, str):
-        words = [words]
-    for w in words:
-        if str(w).lower() not in OPTION_FLAGS and str(w).upper() not in KNOWN_FLAGS:
-            raise InputError(f"{case.where}: options.disable: unknown word {w!r}")
-    opts = Options(x86_64=case.options.get("arch", "x86_64") == "x86_64",
-                   ia32_emulation=case.options.get("ia32_emulation", True) is not False,
-                   disabled=frozenset(str(w).lower() for w in words))
+    try:
+        opts = make_options([words] if isinstance(words, str) else words,
+                            arch=case.options.get("arch", "x86_64"),
+                            ia32_emulation=case.options.get("ia32_emulation", True) is not False)
+    except ValueError as e:
+        raise InputError(f"{case.where}: options.disable: {e}") from None
     values = flat_values(sizes_record(boot(resolve(case.cpu), resolve_kernel(case.kernel), opts)))
     out = []
     for name, want in case.expect.items():

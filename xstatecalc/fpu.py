@@ -136,6 +136,21 @@ class Boot:
         }[(which, variant)]
 
 
+def make_options(disable=(), *, ia32_emulation: bool = True, arch: str = "x86_64") -> Options:
+    """Options from the words users give (--disable, expectations files).
+
+    Raises ValueError naming an unknown --disable word and the accepted ones.
+    """
+    from .profile import KNOWN_FLAGS
+
+    for w in disable:
+        if str(w).lower() not in OPTION_FLAGS and str(w).upper() not in KNOWN_FLAGS:
+            raise ValueError(f"{w!r}: expected one of {', '.join(OPTION_FLAGS)} or a CPU flag "
+                             f"({', '.join(sorted(f.lower() for f in KNOWN_FLAGS))})")
+    return Options(x86_64=arch == "x86_64", ia32_emulation=ia32_emulation,
+                   disabled=frozenset(str(w).lower() for w in disable))
+
+
 def fpstate_size_for_signals(boot: Boot, ia32: bool | None = None) -> int:
     """fpu__get_fpstate_size(): user max + FP_XSTATE_MAGIC2 + the ia32 fsave header.
 
@@ -251,16 +266,17 @@ def boot(profile: Profile, kernel: KernelModel | None = None, options: Options |
     else:
         kernel_def_f, user_def_f, guest_def_f = mask, user_max_f, mask
 
-    kmax = Config(mask, L.size(profile, mask, compacted, order), compacted)
+    xss = (mask & ~k.user_supported) | (independent if "ARCH_LBR" in flags else 0)
+    user_size, kernel_size = _hardware_sizes(profile, mask, user_max_f, xss & ~independent, compacted)
     b = Boot(
         profile, k, options, frozenset(flags), True, compacted,
-        kernel_max=kmax,
+        kernel_max=Config(mask, kernel_size, compacted),
         kernel_default=Config(kernel_def_f, L.size(profile, kernel_def_f, compacted, order), compacted),
-        user_max=Config(user_max_f, L.standard_size(profile, user_max_f, order), False),
+        user_max=Config(user_max_f, user_size, False),
         user_default=Config(user_def_f, L.standard_size(profile, user_def_f, order), False),
         guest_default=Config(guest_def_f, L.size(profile, guest_def_f, compacted, order), compacted),
         xcr0=user_max_f,
-        xss=(mask & ~k.user_supported) | (independent if "ARCH_LBR" in flags else 0),
+        xss=xss,
         independent=independent,
         dropped=dropped,
         explain=explain,
@@ -280,34 +296,33 @@ def _flag_hint(flag: str, profile: Profile, options: Options) -> str:
     return ""
 
 
-def _hardware_sizes(b: Boot) -> tuple[int, int]:
+def _hardware_sizes(p: Profile, kernel_max: int, xcr0: int, xss: int, compacted: bool) -> tuple[int, int]:
     """(user_size, kernel_size) as init_xstate_size() reads them from CPUID after
-    programming XCR0/XSS: 0xD.0 EBX, and 0xD.1 EBX when compacted.
+    programming XCR0 and IA32_XSS (*xss* without the independent LBR): 0xD.0 EBX,
+    and 0xD.1 EBX when compacted.
 
     On consistent hardware these are the standard end of the last component and
     the compacted sum. A profile that records what its CPU reported *for the
     kernel's own masks* (a hypervisor's leaf 0xD, say) overrides them.
     """
-    p, rep = b.profile, b.profile.reported
-    user = L.standard_size(p, b.xcr0, "offset")
-    if rep.xcr0_size is not None and rep.xcr0 == b.xcr0:
+    rep = p.reported
+    user = L.standard_size(p, xcr0, "offset")
+    if rep.xcr0_size is not None and rep.xcr0 == xcr0:
         user = rep.xcr0_size
-    if not b.compacted:
+    if not compacted:
         return user, user
-    kernel = L.compacted_size(p, b.kernel_max.features)
-    in_effect = b.kernel_max.features | (b.xss & ~b.independent)
-    if rep.compacted_size is not None and rep.xcr0 is not None and rep.xcr0 | (rep.xss or 0) == in_effect:
+    kernel = L.compacted_size(p, kernel_max)
+    if rep.compacted_size is not None and rep.xcr0 is not None and rep.xcr0 | (rep.xss or 0) == kernel_max | xss:
         kernel = rep.compacted_size
     return user, kernel
 
 
 def _paranoid_checks(b: Boot) -> None:
-    """init_xstate_size() and paranoid_xstate_size_valid(), then the 4096-byte bound."""
-    k, p = b.kernel, b.profile
-    user_size, kernel_size = _hardware_sizes(b)
-    b.user_max = Config(b.user_max.features, user_size, False)
-    calc = L.size(p, b.kernel_max.features, b.compacted, k.std_size_order)
-    b.kernel_max = Config(b.kernel_max.features, kernel_size, b.compacted)
+    """paranoid_xstate_size_valid(): the model's own arithmetic against the size CPUID
+    reported (already in kernel_max), then the 4096-byte bound."""
+    k = b.kernel
+    kernel_size = b.kernel_max.size
+    calc = L.size(b.profile, b.kernel_max.features, b.compacted, k.std_size_order)
     if calc != kernel_size:
         b.computed_kernel_size = calc
         b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {kernel_size}"

@@ -137,8 +137,11 @@ class _Flow:
             rec["locked"] = bool(features & FPU_GUEST_PERM_LOCKED)
         return rec
 
-    def request(self, guest: bool, idx: int, sigaltstack: int | None = None):
-        """xstate_request_perm(idx, guest): (result, new perm tuple or None)."""
+    def request(self, guest: bool, idx: int):
+        """xstate_request_perm(idx, guest): (result, new perm tuple or None, why).
+
+        The host path's validate_sigaltstack() step is ProcessFlow's, which knows the stack size.
+        """
         k, b = self.k, self.b
         if not k.xcomp_prctl or (guest and k.guest_perm == "none"):
             return EINVAL, None, "no such arch_prctl option in this kernel"
@@ -160,11 +163,6 @@ class _Flow:
         if not guest and k.host_perm_adds_supervisor:
             mask |= b.kernel_max.features & ~k.user_supported & ~k.guest_supervisor
         ksize, usize = self.ksize(mask), self.usize(mask)
-        if not guest and sigaltstack:
-            need = sigframe_size(b, usize)
-            if sigaltstack < need:
-                return ENOSPC, None, (f"validate_sigaltstack(): an alternate signal stack of {sigaltstack} bytes "
-                                      f"is smaller than the {need}-byte frame AMX needs")
         stored = {"requested": requested, "user_mask": mask & k.user_supported, "full": mask}[k.perm_store]
         return 0, (stored | (perm[0] & FPU_GUEST_PERM_LOCKED), ksize, usize), None
 
@@ -392,12 +390,18 @@ class ProcessFlow(_Flow):
                  notes=["the default buffer is inline in struct fpu (task_struct): no vzalloc"])
         granted = 0
         for idx in self.enable:
-            need = sigframe_size(b, self.usize(self.perm_host[0] | C.bit(idx))) if b.sigframe_min else None
-            res, new, why = self.request(False, idx, self.sigaltstack)
+            res, new, why = self.request(False, idx)
             notes = [why] if why else []
-            if need and res == 0 and why is None:
-                notes.append(f"validate_sigaltstack(): every thread's sigaltstack must be 0 (none) or >= {need} "
-                             "bytes")
+            if new and b.sigframe_min:
+                # validate_sigaltstack(usize), before the permission is stored
+                need = sigframe_size(b, new[2])
+                if self.sigaltstack and self.sigaltstack < need:
+                    res, new = ENOSPC, None
+                    notes.append(f"validate_sigaltstack(): an alternate signal stack of {self.sigaltstack} bytes "
+                                 f"is smaller than the {need}-byte frame AMX needs")
+                else:
+                    notes.append(f"validate_sigaltstack(): every thread's sigaltstack must be 0 (none) or >= "
+                                 f"{need} bytes")
             if new:
                 self.perm_host = new
                 self.state["perm"] = self.perm_record(*new)

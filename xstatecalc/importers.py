@@ -289,7 +289,7 @@ def _size_report(prof, sl0, sl1, warnings) -> list[str]:
     else:
         warnings.append(f"CPUID(0xD,0).ECX {sl0[2]} != {full}, the standard size the components give")
     # The XCR0 in effect when dumped is not in the dump: try the architecturally valid ones.
-    user = [n for n in C.bits(prof.xcr0_supported & ~C.MASK_FPSSE)]
+    user = list(C.bits(prof.xcr0_supported & ~C.MASK_FPSSE))
     groups: list[int] = []
     for grp in (C.MASK_MPX, C.MASK_AVX512, C.MASK_XTILE):
         if prof.xcr0_supported & grp:

@@ -163,7 +163,7 @@ def test_verify_pass_and_fail(run, tmp_path):
     f = tmp_path / "expect.yaml"
     f.write_text("""- cpu: sapphire-rapids
   kernel: "6.18"
-  options: {disable: [enqcmd]}
+  options: {disable: [clearcpuid=enqcmd]}
   expect:
     guest.default.size: 2560          # reference 5.6
     kernel.max.features: 0x61ae7

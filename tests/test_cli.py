@@ -11,7 +11,7 @@ def test_sizes_json_contract(run_json):
     data = run_json("sizes", "--cpu", "sapphire-rapids")
     assert isinstance(data, list) and len(data) == 1
     rec = data[0]
-    assert rec["cpu"] == "sapphire-rapids" and rec["kernel"] == "6.18" and rec["compacted"] is True
+    assert rec["cpu"] == "sapphire-rapids" and rec["kernel"] == "7.3" and rec["model"] == "7.3" and rec["compacted"] is True
     for which in ("kernel", "user", "guest"):
         for variant in ("max", "default"):
             c = rec["configs"][which][variant]
@@ -99,7 +99,7 @@ def test_layout_default_mask_is_kernel_max(run_json):
     # reference §9.1: CET_S ends at 2488 with PASID, so XTILE_CFG's alignment pads 8 bytes ...
     assert [g["size"] for g in gaps] == [2496 - 2488]
     # ... and 16 bytes without PASID (CET_S ends at 2480)
-    data = run_json("layout", "--cpu", "spr", "--disable", "enqcmd")
+    data = run_json("layout", "--cpu", "spr", "--disable", "clearcpuid=enqcmd")
     gaps = [r for r in data["compacted"] if r["kind"] == "gap" and r["name"].startswith("(align64")]
     assert [g["size"] for g in gaps] == [2496 - 2480]
 

@@ -2,14 +2,14 @@
 
 import pytest
 
-from xstatecalc.fpu import Options, boot
+from xstatecalc.fpu import Options, boot, make_options
 from xstatecalc.guest import dynamic_request, guest_flow, process_flow
 from xstatecalc.kernels import resolve_kernel
 from xstatecalc.profile import resolve
 
 from .conftest import load_data
 
-NO_PASID = Options(disabled=frozenset({"enqcmd"}))  # the reference's example CPU (§5.6) has no PASID
+NO_PASID = make_options(["clearcpuid=enqcmd"])  # the reference's example CPU (§5.6) has no PASID
 
 
 def flow(cpu, kernel, enable=(18,), options=NO_PASID):
@@ -139,7 +139,7 @@ def test_process_flow_sigaltstack():
 
 
 def test_guest_cli_json_is_a_list_of_steps(run_json):
-    out = run_json("guest", "--enable", "amx", "--disable", "enqcmd")
+    out = run_json("guest", "--enable", "amx", "--disable", "clearcpuid=enqcmd")
     assert [s["step"] for s in out] == [1, 2, 3, 4, 5, 6]
     assert {"step", "event", "call", "function", "result", "returns", "changed", "state", "cpu", "kernel"} <= set(out[0])
     assert out[4]["state"]["fpstate"]["allocated"] == 10816

@@ -32,13 +32,14 @@ def mask_of(*nums: int) -> int:
 
 
 def bits(mask: int):
-    """Component numbers set in *mask*, ascending."""
-    n = 0
+    """Component numbers set in *mask*, ascending. At most 64 steps: a mask is a u64."""
+    if not 0 <= mask < 1 << 64:
+        raise ValueError(f"mask {mask:#x} is not a 64-bit XSAVE feature mask" if mask >= 0 else
+                         f"mask {mask} is negative; XSAVE feature masks are unsigned 64-bit")
     while mask:
-        if mask & 1:
-            yield n
-        mask >>= 1
-        n += 1
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
 
 
 MASK_FPSSE = mask_of(FP, SSE)

@@ -11,55 +11,17 @@ from typing import NamedTuple
 from . import components as C
 from . import layout as L
 from .kernels import KernelModel, newest
+from .options import Options, apply as apply_options
 from .profile import Profile
-
-# Kernel build/boot options that change the numbers. Distribution defaults.
-OPTION_FLAGS = {
-    # --disable word: (CPU flags it removes, what it stands for)
-    "pku": ({"PKU"}, "nopku / CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS=n"),
-    "shstk": ({"SHSTK"}, "CONFIG_X86_USER_SHADOW_STACK=n"),
-    "enqcmd": ({"ENQCMD"}, "CONFIG_INTEL_IOMMU_SVM=n"),
-    "xsave": ({"XSAVE"}, "noxsave"),
-    "xsaves": ({"XSAVES"}, "noxsaves"),
-    "xsavec": ({"XSAVEC"}, "noxsavec"),
-    "xsaveopt": ({"XSAVEOPT"}, "noxsaveopt"),
-}
 
 RT_SIGFRAME = 440  # sizeof(struct rt_sigframe) on x86-64: 8 + ucontext 304 + siginfo 128
 SIGFRAME_IA32 = 736  # sizeof(struct sigframe_ia32): 732 bytes padded to 8 (u64 in _fpx_sw_bytes)
-SIGFRAME_I386_NATIVE = 732  # 32-bit kernel: u64 aligned to 4 [unverified]
+# 32-bit kernel: the same struct with u64 aligned to 4 (gcc -m32 on the 7.3 uapi headers gives 732, -m64 736).
+SIGFRAME_I386_NATIVE = 732
 FP_XSTATE_MAGIC2_SIZE = 4
 FPSTATE_HDR = 64  # ALIGN(offsetof(struct fpstate, regs), 64): vzalloc'd fpstates carry it
 KVM_XSAVE_SIZE = 4096  # sizeof(struct kvm_xsave)
 FPREGS_STATE_SIZE = 4096  # sizeof(union fpregs_state): bound for the default/init buffer
-
-
-class Options(NamedTuple):
-    """Kernel configuration and command line, as distributions ship them by default."""
-
-    x86_64: bool = True
-    ia32_emulation: bool = True
-    disabled: frozenset[str] = frozenset()  # --disable words or raw CPU flag names (clearcpuid=)
-    amd_xsaves_fixed: bool = False  # 6.10+: the erratum-1386 workaround skips fixed microcode
-
-    def removed_flags(self) -> set[str]:
-        out = set()
-        for word in self.disabled:
-            flags, _ = OPTION_FLAGS.get(word.lower(), ({word.upper()}, ""))
-            out |= flags
-        return out
-
-    def describe(self) -> dict:
-        d = {
-            "CONFIG_X86_64": "y" if self.x86_64 else "n",
-            "CONFIG_IA32_EMULATION": "y" if self.ia32_emulation else "n",
-            "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS": "n" if "PKU" in self.removed_flags() else "y",
-            "CONFIG_X86_USER_SHADOW_STACK": "n" if "SHSTK" in self.removed_flags() else "y",
-            "CONFIG_INTEL_IOMMU_SVM": "n" if "ENQCMD" in self.removed_flags() else "y",
-        }
-        if self.disabled:
-            d["disabled"] = sorted(w.lower() for w in self.disabled)
-        return d
 
 
 class Config(NamedTuple):
@@ -84,7 +46,7 @@ class Boot:
 
     __slots__ = ("profile", "kernel", "options", "flags", "xsave", "compacted", "kernel_max", "kernel_default",
                  "user_max", "user_default", "guest_default", "xcr0", "xss", "independent", "dropped",
-                 "problems", "disabled_reason", "explain", "computed_kernel_size")
+                 "problems", "disabled_reason", "explain", "computed_kernel_size", "init_flags", "switches")
 
     def __init__(self, profile: Profile, kernel: KernelModel, options: Options, flags: frozenset[str],
                  xsave: bool, compacted: bool, kernel_max: Config, kernel_default: Config, user_max: Config,
@@ -102,6 +64,8 @@ class Boot:
         self.disabled_reason = disabled_reason
         self.explain = [] if explain is None else explain
         self.computed_kernel_size = computed_kernel_size  # what the paranoid check computed
+        self.init_flags = flags  # what fpu__init_system_xstate() saw (quirks may clear more later)
+        self.switches: list = []  # (switch, mechanism, what it did) for every non-default option
 
     def __repr__(self) -> str:
         return f"Boot({self.profile.name!r}, Linux {self.kernel.label}, kernel max {self.kernel_max})"
@@ -137,18 +101,10 @@ class Boot:
 
 
 def make_options(disable=(), *, ia32_emulation: bool = True, arch: str = "x86_64") -> Options:
-    """Options from the words users give (--disable, expectations files).
+    """Options from --disable words (see :func:`xstatecalc.options.make_options`)."""
+    from .options import make_options as _make
 
-    Raises ValueError naming an unknown --disable word and the accepted ones.
-    """
-    from .profile import KNOWN_FLAGS
-
-    for w in disable:
-        if str(w).lower() not in OPTION_FLAGS and str(w).upper() not in KNOWN_FLAGS:
-            raise ValueError(f"{w!r}: expected one of {', '.join(OPTION_FLAGS)} or a CPU flag "
-                             f"({', '.join(sorted(f.lower() for f in KNOWN_FLAGS))})")
-    return Options(x86_64=arch == "x86_64", ia32_emulation=ia32_emulation,
-                   disabled=frozenset(str(w).lower() for w in disable))
+    return _make(disable, ia32_emulation=ia32_emulation, arch=arch)
 
 
 def fpstate_size_for_signals(boot: Boot, ia32: bool | None = None) -> int:
@@ -174,91 +130,104 @@ def sigframe_size(boot: Boot, user_size: int, ia32: bool | None = None) -> int:
     return (frame + 15 + fpstate + 63 + 15) // 16 * 16
 
 
-def effective_flags(profile: Profile, kernel: KernelModel, options: Options) -> tuple[set[str], list[str]]:
-    """CPU flags as the kernel sees them after config options, clearcpuid= and quirks."""
-    flags = set(profile.flags)
-    why = []
-    removed = options.removed_flags() & flags
-    if removed:
-        flags -= removed
-        why.append(f"cleared by options: {', '.join(sorted(removed))}")
-    if not options.x86_64 and "AMX_TILE" in flags:
-        flags.discard("AMX_TILE")  # XFEATURE_MASK_XTILE is 0 on 32-bit kernels
-        why.append("AMX_TILE: XTILE is not supported by 32-bit kernels")
-    if kernel.enqcmd_disabled and "ENQCMD" in flags:
-        flags.discard("ENQCMD")
-        why.append("ENQCMD: force-disabled in this kernel (re-enabled in 5.18)")
-    if (kernel.amd_erratum_1386 and profile.vendor in ("amd", "hygon") and profile.family == 0x17
-            and not options.amd_xsaves_fixed and "XSAVES" in flags):
-        flags.discard("XSAVES")
-        why.append("XSAVES: cleared by the AMD erratum 1386 workaround (family 0x17)")
-    # OSPKE is what CR4.PKE gives: PKU with protection keys built in and not 'nopku'.
-    if "PKU" in flags:
-        flags.add("OSPKE")
-    return flags, why
+def _erratum_1386(profile: Profile, kernel: KernelModel, options: Options) -> bool:
+    """init_amd(): XSAVES malfunctions on Zen 1/Zen 2 (family 0x17); 6.10+ spares fixed microcode."""
+    return (kernel.amd_erratum_1386 and profile.vendor == "amd" and profile.family == 0x17
+            and not (kernel.erratum_1386_microcode and options.amd_xsaves_fixed))
+
+
+def effective_flags(profile: Profile, kernel: KernelModel, options: Options) -> tuple[set[str], set[str], list]:
+    """boot_cpu_data when fpu__init_system_xstate() runs, the final flags (KVM, alternatives), and
+    the notes of every switch and quirk that changed them."""
+    applied = apply_options(profile.flags, kernel, options)
+    flags, notes = set(applied.flags), list(applied.notes)
+    late = set()
+    if _erratum_1386(profile, kernel, options) and "XSAVES" in flags:
+        late = {"XSAVES"} | ({"ENQCMD", "XFD", "SHSTK"} & flags)
+        when = ("before the FPU is set up" if kernel.fpu_init_after_identify else
+                "after fpu__init_system_xstate() ran (the FPU is set up before init_amd() on this kernel), so the "
+                "xstate layout still uses it")
+        notes.append(("AMD erratum 1386", "CPU quirk", f"init_amd() clears XSAVES on family 0x17 {when}"))
+    init = flags - late if kernel.fpu_init_after_identify else set(flags)
+    return init, flags - late, notes
 
 
 def boot(profile: Profile, kernel: KernelModel | None = None, options: Options | None = None) -> Boot:
     """Model fpu__init_system_xstate() for *profile* on *kernel*."""
     kernel = kernel or newest()
     options = options or Options()
-    flags, explain = effective_flags(profile, kernel, options)
+    flags, final_flags, switches = effective_flags(profile, kernel, options)
     k = kernel
-    legacy = Config(C.MASK_FPSSE if "FXSR" in flags else C.bit(C.FP), 0, False)
+    explain = [f"{sw}: {how}" for sw, _kind, how in switches]
+    problems: list[str] = []
 
-    def disabled(reason: str, problems: list[str], dropped=None) -> Boot:
-        if problems and k.xsave_disabled_msg:
-            problems = problems + ["x86/fpu: XSAVE disabled"]  # fpu__init_disable_system_xstate(), 6.16+
+    def disabled(reason: str, lines: list[str]) -> Boot:
+        if lines and k.xsave_disabled_msg:
+            lines = lines + ["x86/fpu: XSAVE disabled"]  # fpu__init_disable_system_xstate(), 6.16+
         size = C.FXSAVE_SIZE if "FXSR" in flags else C.FSAVE_SIZE
-        lc = Config(legacy.features, size, False)
-        b = Boot(profile, k, options, frozenset(flags), False, False, Config(0, size, False), lc, lc, lc,
-                 lc, 0, 0, 0, dropped or {}, problems, reason, explain + [reason])
+        legacy = Config(C.MASK_FPSSE if "FXSR" in flags else C.bit(C.FP), size, False)
+        b = Boot(profile, k, options, frozenset(final_flags), False, False, Config(0, size, False), legacy, legacy,
+                 legacy, legacy, 0, 0, 0, {}, problems + lines, reason, explain + [reason])
+        b.init_flags, b.switches = frozenset(flags), switches
         return b
 
     if "XSAVE" not in flags:
-        return disabled("XSAVE is not available (no XSAVE flag or 'noxsave'): the FPU uses "
+        return disabled("XSAVE is not available (no XSAVE flag, 'noxsave' or clearcpuid=xsave): the FPU uses "
                         + ("FXSAVE" if "FXSR" in flags else "FSAVE"), [])
 
-    supported = profile.xcr0_supported | profile.xss_supported
-    mask = supported
+    mask = profile.xcr0_supported | (profile.xss_supported if k.xss_in_mask else 0)
     if mask & C.MASK_FPSSE != C.MASK_FPSSE:
         return disabled("FP/SSE not present amongst the CPU's xstate features",
                         [f"x86/fpu: FP/SSE not present amongst the CPU's xstate features: 0x{mask:x}."])
     if k.apx_mpx_check and mask & C.bit(C.APX) and mask & C.MASK_MPX:
         return disabled("APX and MPX are both present: the kernel refuses the layout",
                         [f"x86/fpu: Both APX/MPX present in the CPU's xstate features: 0x{mask:x}."])
+    if k.avx_xstate_check:
+        # 7.4 (queued): a CPU flag without the state it needs is cleared, with its dependants.
+        for flag, need, name in (("AVX", C.bit(C.YMM), "AVX"), ("AVX512F", C.MASK_AVX512, "AVX-512")):
+            if flag in flags and mask & need != need:
+                flags.discard(flag)
+                final_flags.discard(flag)
+                if flag == "AVX":
+                    flags.discard("AVX512F")
+                    final_flags.discard("AVX512F")
+                problems.append(f"x86/fpu: Disabling {name} support due to missing xstate features")
 
+    user_supported = k.user_supported & ~(0 if options.x86_64 else C.MASK_XTILE)  # XFEATURE_MASK_XTILE is 0 on i386
     independent = mask & k.independent
     dropped: dict[int, str] = {}
-    all_supported = k.user_supported | k.supervisor_supported
+    all_supported = user_supported | k.supervisor_supported
+    cleared_by = _cleared_by(profile, flags, switches)
     for n in C.bits(mask):
         need = k.cpuid_deps.get(n)
         if n == C.FP:
             continue
-        if n == C.LBR:
+        if k.independent >> n & 1:
             dropped[n] = "independent supervisor state (arch LBR): in IA32_XSS, never in task buffers"
         elif k.supervisor_unsupported >> n & 1 or not all_supported >> n & 1:
-            dropped[n] = f"not supported by Linux {k.label}"
+            why = "32-bit kernels have no AMX" if k.user_supported >> n & 1 else f"not supported by Linux {k.model}"
+            dropped[n] = why
         elif need is None:
-            dropped[n] = f"no entry in xsave_cpuid_features[] of Linux {k.label}"
+            dropped[n] = f"no entry in xsave_cpuid_features[] of Linux {k.model}"
         elif need not in flags:
-            dropped[n] = f"CPU flag {need} absent" + _flag_hint(need, profile, options)
+            dropped[n] = f"boot_cpu_has({need}) is false" + _flag_hint(need, cleared_by, options)
     for n in dropped:
         mask &= ~C.bit(n)
-    if "XFD" not in flags and mask & k.user_dynamic:
+    # cpu_feature_enabled(XFD): a disabled feature on 32-bit kernels
+    if mask & k.user_dynamic and not ("XFD" in flags and options.x86_64):
         for n in C.bits(mask & k.user_dynamic):
-            dropped[n] = "dynamic feature but the CPU has no XFD"
+            dropped[n] = "dynamic feature but XFD is not usable" + _flag_hint("XFD", cleared_by, options)
         mask &= ~k.user_dynamic
     if "XSAVES" not in flags:
-        for n in C.bits(mask & ~k.user_supported):
-            dropped[n] = "supervisor state needs XSAVES"
-        mask &= k.user_supported
+        for n in C.bits(mask & ~user_supported):
+            dropped[n] = "supervisor state needs XSAVES" + _flag_hint("XSAVES", cleared_by, options)
+        mask &= user_supported
     else:
-        mask &= k.user_supported | k.supervisor_supported
+        mask &= user_supported | k.supervisor_supported
 
     compacted = any(f in flags for f in k.compacted_via)
     order = k.std_size_order
-    user_max_f = mask & k.user_supported
+    user_max_f = mask & user_supported
     if k.fpu_cfg:
         kernel_def_f = mask & ~(k.user_dynamic | k.guest_supervisor)
         user_def_f = user_max_f & ~(k.user_dynamic | k.guest_supervisor)
@@ -266,10 +235,12 @@ def boot(profile: Profile, kernel: KernelModel | None = None, options: Options |
     else:
         kernel_def_f, user_def_f, guest_def_f = mask, user_max_f, mask
 
-    xss = (mask & ~k.user_supported) | (independent if "ARCH_LBR" in flags else 0)
+    xss = 0
+    if k.xss_programmed and "XSAVES" in flags:
+        xss = (mask & ~user_supported) | (independent if "ARCH_LBR" in flags else 0)
     user_size, kernel_size = _hardware_sizes(profile, mask, user_max_f, xss & ~independent, compacted)
     b = Boot(
-        profile, k, options, frozenset(flags), True, compacted,
+        profile, k, options, frozenset(final_flags), True, compacted,
         kernel_max=Config(mask, kernel_size, compacted),
         kernel_default=Config(kernel_def_f, L.size(profile, kernel_def_f, compacted, order), compacted),
         user_max=Config(user_max_f, user_size, False),
@@ -279,20 +250,36 @@ def boot(profile: Profile, kernel: KernelModel | None = None, options: Options |
         xss=xss,
         independent=independent,
         dropped=dropped,
+        problems=problems,
         explain=explain,
     )
-    _paranoid_checks(b)
+    b.init_flags, b.switches = frozenset(flags), switches
+    _size_checks(b)
     return b
 
 
-def _flag_hint(flag: str, profile: Profile, options: Options) -> str:
-    removed = options.removed_flags()
+def _cleared_by(profile: Profile, flags: set[str], switches: list) -> dict[str, str]:
+    """CPU flags the profile has but boot_cpu_data lost, and which switch or quirk took each."""
+    out = {}
+    for flag in set(profile.flags) - flags:
+        for sw, kind, how in switches:
+            if flag in how.replace(",", " ").split() or flag.lower() in sw:
+                out[flag] = sw
+                break
+    return out
+
+
+def _flag_hint(flag: str, cleared_by: dict[str, str], options: Options) -> str:
     if flag == "OSPKE":
-        if "PKU" in removed:
-            return " (protection keys disabled: nopku or CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS=n)"
-        return " (no PKU on this CPU)"
-    if flag in removed:
-        return f" (removed: {OPTION_FLAGS.get(flag.lower(), (None, 'clearcpuid=' + flag.lower()))[1]})"
+        if "nopku" in options.cmdline:
+            return " (nopku: CR4.PKE stays off)"
+        if not options.config("CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS"):
+            return " (CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS=n: CR4.PKE stays off)"
+        if "PKU" in cleared_by:
+            return f" (PKU cleared by {cleared_by['PKU']})"
+        return " (the CPU has no PKU)"
+    if flag in cleared_by:
+        return f" (cleared by {cleared_by[flag]})"
     return ""
 
 
@@ -317,28 +304,51 @@ def _hardware_sizes(p: Profile, kernel_max: int, xcr0: int, xss: int, compacted:
     return user, kernel
 
 
-def _paranoid_checks(b: Boot) -> None:
-    """paranoid_xstate_size_valid(): the model's own arithmetic against the size CPUID
-    reported (already in kernel_max), then the 4096-byte bound."""
+def _size_checks(b: Boot) -> None:
+    """init_xstate_size() and fpu__init_system_xstate(): the paranoid size check against what
+    CPUID reported (already in kernel_max) and the 4096-byte bound, in this kernel's order.
+
+    Up to 6.0 the bound comes first and a failure hides the paranoid check (kernel-audit A9);
+    from 6.1 (and 6.0.7) the paranoid check runs first and the bound is on init_fpstate.size.
+    """
+    k = b.kernel
+    if k.size_limit_check == "init_fpstate":
+        if not _paranoid(b):
+            _limit(b)
+    elif not _limit(b):
+        _paranoid(b)
+
+
+def _paranoid(b: Boot) -> bool:
+    """paranoid_xstate_size_valid() / do_extra_xstate_size_checks(). True when XSAVE was disabled."""
     k = b.kernel
     kernel_size = b.kernel_max.size
     calc = L.size(b.profile, b.kernel_max.features, b.compacted, k.std_size_order)
-    if calc != kernel_size:
-        b.computed_kernel_size = calc
-        b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {kernel_size}"
-                          if k.consistency_sizes else "XSAVE consistency problem, dumping leaves")
-        if k.consistency_fatal:
-            _disable(b, f"computed {'compacted' if b.compacted else 'standard'} size {calc} != CPUID(0xD,"
-                        f"{1 if b.compacted else 0}).EBX {kernel_size}")
-            return
+    if calc == kernel_size:
+        return False
+    b.computed_kernel_size = calc
+    b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {kernel_size}"
+                      if k.consistency_sizes else "XSAVE consistency problem, dumping leaves")
+    if not k.consistency_fatal:
+        return False
+    _disable(b, f"computed {'compacted' if b.compacted else 'standard'} size {calc} != CPUID(0xD,"
+                f"{1 if b.compacted else 0}).EBX {kernel_size}")
+    return True
+
+
+def _limit(b: Boot) -> bool:
+    """The default buffer must fit sizeof(union fpregs_state). True when XSAVE was disabled."""
+    k = b.kernel
     limit_size = b.kernel_default.size if k.fpu_cfg else b.kernel_max.size
-    if limit_size > FPREGS_STATE_SIZE:
-        if k.size_limit_check == "init_fpstate":
-            tail = "" if k.xsave_disabled_msg else ", disabling XSAVE"
-            b.problems.append(f"x86/fpu: init_fpstate buffer too small ({FPREGS_STATE_SIZE} < {limit_size}){tail}")
-        else:
-            b.problems.append(f"x86/fpu: xstate buffer too small ({FPREGS_STATE_SIZE} < {limit_size}), disabling xsave")
-        _disable(b, f"default buffer {limit_size} > {FPREGS_STATE_SIZE} bytes")
+    if limit_size <= FPREGS_STATE_SIZE:
+        return False
+    if k.size_limit_check == "init_fpstate":
+        tail = "" if k.xsave_disabled_msg else ", disabling XSAVE"
+        b.problems.append(f"x86/fpu: init_fpstate buffer too small ({FPREGS_STATE_SIZE} < {limit_size}){tail}")
+    else:
+        b.problems.append(f"x86/fpu: xstate buffer too small ({FPREGS_STATE_SIZE} < {limit_size}), disabling xsave")
+    _disable(b, f"{'default' if k.fpu_cfg else 'kernel'} buffer {limit_size} > {FPREGS_STATE_SIZE} bytes")
+    return True
 
 
 def _disable(b: Boot, reason: str) -> None:

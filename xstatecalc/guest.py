@@ -27,19 +27,36 @@ FPU_GUEST_PERM_LOCKED = 1 << 63
 def kvm_supported_xcr0(b: Boot) -> int:
     """kvm_caps.supported_xcr0: host XCR0 & KVM_SUPPORTED_XCR0 (SVM never exposes MPX)."""
     m = b.xcr0 & (KVM_SUPPORTED_XCR0 | b.kernel.kvm_supported_xcr0_extra)
-    if b.profile.vendor != "intel":
+    if b.profile.vendor in ("amd", "hygon"):
         m &= ~C.MASK_MPX
     return m
 
 
 def kvm_supported_xss(b: Boot) -> int:
-    """kvm_caps.supported_xss: host IA32_XSS & KVM_SUPPORTED_XSS, zero without XSAVES."""
-    return b.xss & b.kernel.kvm_supported_xss if "XSAVES" in b.flags else 0
+    """kvm_caps.supported_xss: host IA32_XSS & KVM_SUPPORTED_XSS; zero without XSAVES, and CET only
+    as a pair and only with SHSTK or IBT to virtualise (kvm_setup_xss_caps(), 6.18+)."""
+    if "XSAVES" not in b.flags:
+        return 0
+    xss = b.xss & b.kernel.kvm_supported_xss
+    cet = C.mask_of(C.CET_USER, C.CET_KERNEL)
+    if xss & cet and (xss & cet != cet or not {"SHSTK", "IBT"} & b.flags):
+        xss &= ~cet
+    return xss
 
 
 def kvm_std_size(b: Boot, xcr0: int) -> int:
     """KVM's xstate_required_size(xcr0, false): the largest standard end."""
     return L.standard_size(b.profile, xcr0 & ~b.profile.xss_supported, "offset")
+
+
+def kvm_compacted_size(b: Boot, mask: int) -> int:
+    """KVM's xstate_required_size(mask, true): compacted, with 64-byte alignment only from 5.17 (5.15.174)."""
+    return L.compacted_size(b.profile, mask, aligned=b.kernel.kvm_xsave_aligned)
+
+
+def kvm_reports_compacted(b: Boot) -> bool:
+    """KVM fills CPUID(0xD,1).EBX when its own 0xD.1 EAX has XSAVEC or XSAVES (kernel-audit A6)."""
+    return bool({"XSAVEC", "XSAVES"} & b.flags) and b.xsave
 
 
 class GuestFlowError(ValueError):
@@ -211,7 +228,7 @@ class GuestFlow(_Flow):
         return kvm_std_size(self.b, xcr0)
 
     def kvm_cmp(self, mask: int) -> int:
-        return L.compacted_size(self.p, mask)
+        return kvm_compacted_size(self.b, mask)
 
     def kvm_returns(self) -> dict:
         if self.k.guest_perm == "none":
@@ -222,7 +239,7 @@ class GuestFlow(_Flow):
                "KVM_CAP_XSAVE2": max(KVM_XSAVE_SIZE, self.kvm_std(x)),
                "KVM_GET_SUPPORTED_CPUID.0xD.0": {"eax": _hex(x & 0xFFFFFFFF), "ebx": self.kvm_std(x),
                                                  "ecx": self.kvm_std(x)}}
-        if self.b.compacted:
+        if kvm_reports_compacted(self.b):
             out["KVM_GET_SUPPORTED_CPUID.0xD.1"] = {"ebx": self.kvm_cmp(x | xss), "ecx": _hex(xss)}
         return out
 
@@ -353,7 +370,7 @@ class GuestFlow(_Flow):
         xss = self.supported_xss()
         cpuid = {"xcr0": _hex(xcr0), "xss": _hex(xss), "leaf_0xd_0_ebx": self.kvm_std(xcr0)}
         notes = ["the guest OS enables everything advertised: XCR0 as above"]
-        if b.compacted:
+        if kvm_reports_compacted(b):
             cpuid["leaf_0xd_1_ebx"] = self.kvm_cmp(xcr0 | (xss if k.kvm_xss_in_cpuid else 0))
             notes.append("0xD.1 EBX = compacted size of XCR0" + (" | IA32_XSS (6.18+)" if k.kvm_xss_in_cpuid
                                                                  else " (guest IA32_XSS not counted before 6.18)"))

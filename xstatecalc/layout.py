@@ -48,23 +48,26 @@ def standard_size(profile: Profile, mask: int, order: str = "offset") -> int:
     return C.XSAVE_HDR_END if last is None else last.offset + last.size
 
 
-def compacted_offsets(profile: Profile, mask: int) -> dict[int, int]:
-    """Offset of every extended component of *mask* in a compacted buffer."""
+def compacted_offsets(profile: Profile, mask: int, aligned: bool = True) -> dict[int, int]:
+    """Offset of every extended component of *mask* in a compacted buffer.
+
+    aligned=False ignores CPUID(0xD,i).ECX[1], as KVM's xstate_required_size() did before 5.17.
+    """
     offsets, off = {}, C.XSAVE_HDR_END
     for n in C.bits(mask & ~C.MASK_FPSSE):
         comp = profile.components.get(n)
         if comp is None:
             continue
-        if comp.align64:
+        if comp.align64 and aligned:
             off = align64(off)
         offsets[n] = off
         off += comp.size
     return offsets
 
 
-def compacted_size(profile: Profile, mask: int) -> int:
+def compacted_size(profile: Profile, mask: int, aligned: bool = True) -> int:
     """Size of a compacted-format buffer for *mask* (= CPUID(0xD,1).EBX on real hardware)."""
-    offs = compacted_offsets(profile, mask)
+    offs = compacted_offsets(profile, mask, aligned)
     if not offs:
         return C.XSAVE_HDR_END
     last = max(offs)

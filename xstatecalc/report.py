@@ -27,6 +27,16 @@ def hexm(mask: int) -> str:
     return f"{mask:#x}"
 
 
+def kernel_fields(k) -> dict:
+    """The kernel a result is for, and the model that produced it (every JSON object with "kernel" has both)."""
+    return {"kernel": k.label, "model": k.model}
+
+
+def switch_records(b: Boot) -> list[dict]:
+    """Every switch that differs from the distribution defaults, with the mechanism it took."""
+    return [{"switch": sw, "mechanism": kind, "effect": how} for sw, kind, how in b.switches]
+
+
 def sigframe_variants(b: Boot) -> tuple[int | None, int | None]:
     """AT_MINSIGSTKSZ with and without IA32 emulation."""
     if not b.kernel.sigframe:
@@ -48,8 +58,9 @@ def sizes_record(b: Boot) -> dict:
     with_ia32, without_ia32 = sigframe_variants(b)
     return {
         "cpu": b.profile.name,
-        "kernel": b.kernel.label,
+        **kernel_fields(b.kernel),
         "options": b.options.describe(),
+        "switches": switch_records(b),
         "xsave": b.xsave,
         "compacted": b.compacted,
         "xcr0": hexm(b.xcr0),
@@ -86,10 +97,10 @@ def explain(b: Boot) -> list[str]:
     p, k = b.profile, b.kernel
     out = [f"CPU {p.name}: XCR0-supported {hexm(p.xcr0_supported)}, IA32_XSS-supported {hexm(p.xss_supported)}"
            f"{' (HYPOTHETICAL profile)' if p.hypothetical else ''}.",
-           f"Kernel model {k.label}; options: " + ", ".join(f"{a}={v}" for a, v in b.options.describe().items()
-                                                           if a != "disabled")
-           + (f"; disabled: {', '.join(b.options.describe()['disabled'])}" if b.options.disabled else "") + "."]
-    out += [f"Flags: {e}." for e in b.explain if not e.startswith("XSAVE")] if b.explain else []
+           f"Kernel {k.label}, model {k.model}; build options: "
+           + ", ".join(f"{a}={v}" for a, v in b.options.describe().items() if a.startswith("CONFIG_"))
+           + (f"; command line: {' '.join(b.options.cmdline)}" if b.options.cmdline else "") + "."]
+    out += [f"{sw} ({kind}): {how}." for sw, kind, how in b.switches]
     if not b.xsave:
         out.append(f"XSAVE is not used: {b.disabled_reason}. Every buffer is the legacy "
                    f"{b.legacy_size}-byte {'FXSAVE' if b.legacy_size == 512 else 'FSAVE'} image.")

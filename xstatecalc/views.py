@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .render import Column, Table, View
-from .report import CONFIG_NAMES, CONFIGS, explain, features_record, flat_values, layout_record, sizes_record
+from .report import (CONFIG_NAMES, CONFIGS, explain, features_record, flat_values, kernel_fields, layout_record,
+                     sizes_record)
 
 R = "right"
 
@@ -42,13 +43,18 @@ def assumptions(options) -> str:
     """The kernel build/boot assumptions behind the numbers, and how to change them."""
     d = options.describe()
     words = ", ".join(f"{k.removeprefix('CONFIG_')}={v}" for k, v in d.items() if k.startswith("CONFIG_"))
-    extra = f"; disabled: {', '.join(d['disabled'])}" if "disabled" in d else ""
+    extra = f"; command line: {d['cmdline']}" if d["cmdline"] else ""
     return f"assumed kernel: {words}{extra} (change with --disable, --no-ia32-emulation, --arch)"
+
+
+def linux(k) -> str:
+    """'Linux 7.0.3 (model 7.0)', or 'Linux 6.1' when the kernel is itself a model row."""
+    return f"Linux {k.label}" if k.label == k.model else f"Linux {k.label} (model {k.model})"
 
 
 def _sizes_table(b, rec) -> Table:
     p = b.profile
-    title = (f"{p.name} on Linux {b.kernel.label}: XSAVE buffers "
+    title = (f"{p.name} on {linux(b.kernel)}: XSAVE buffers "
              f"({'XSAVE off' if not b.xsave else 'compacted' if b.compacted else 'standard'})")
     t = Table(title, [Column("config"), Column("set"), Column("features", R), Column("components"),
                       Column("format"), Column("size", R, "bold"), Column("kernel field")],
@@ -90,7 +96,7 @@ def _compare_table(boots, records) -> Table:
 
 def features_view(b) -> View:
     rows = features_record(b)
-    t = Table(f"{b.profile.name}: XSAVE components on Linux {b.kernel.label}",
+    t = Table(f"{b.profile.name}: XSAVE components on {linux(b.kernel)}",
               [Column("#", R), Column("name"), Column("size", R), Column("offset", R), Column("ECX"),
                Column("class"), Column("Linux"), Column("kernel name")],
               caption="ECX flags: S supervisor (IA32_XSS), A 64-byte aligned when compacted, X XFD-capable"
@@ -101,14 +107,14 @@ def features_view(b) -> View:
                   if r["enabled"] else f"no: {r['why_not']}")
         t.add(r["nr"], r["name"], r["size"], "-" if r["offset"] is None else r["offset"], _flags(r), r["class"],
               status, r["kernel_name"], style=None if r["enabled"] else "dim")
-    data = {"cpu": b.profile.name, "kernel": b.kernel.label, "components": rows}
+    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "components": rows}
     return View(data, [t], csv_table=t)
 
 
-def layout_view(profile, mask: int, *, kernel_label: str | None = None) -> View:
+def layout_view(profile, mask: int, *, kernel=None) -> View:
     rec = layout_record(profile, mask)
-    if kernel_label:
-        rec["kernel"] = kernel_label
+    if kernel is not None:
+        rec.update(kernel_fields(kernel))
     what = f"mask {rec['mask']} ({' '.join(rec['names'])})"
     std = Table(f"{profile.name}: standard format, {what} — {rec['standard_size']} bytes",
                 [Column("#", R), Column("component"), Column("offset", R), Column("size", R), Column("end", R)],
@@ -150,28 +156,35 @@ def cpus_view(profiles) -> View:
 
 
 
-def kernels_view(models) -> View:
-    t = Table("Linux kernel models (each row: what changed at that release that moves a number)",
-              [Column("kernel"), Column("compacted via"), Column("std size by"), Column("guest alloc"),
-               Column("changes")],
-              caption="--kernel takes any release: the newest model at or below it is used, plus stable "
-                      "backports by point release (6.1.134, 6.6.87, 6.12.23)")
+def kernels_view(rows, *, branch: str | None = None) -> View:
+    """One row per release (or per point release of a branch): what changed, whether a number moves, evidence."""
+    from .kernels import model_for
+
+    title = (f"Linux {branch}: the mainline release and its stable backports, by point release" if branch else
+             "Linux releases modelled, 4.15 to 7.4 (a version between rows uses the row at or below it)")
+    t = Table(title, [Column("kernel"), Column("moves"), Column("evidence"), Column("what changed")],
+              caption="moves: * = a size or mask can change; evidence: source = read in a release "
+                      "tree, changelog = a distribution changelog names the stable release, mail = a pull request "
+                      "or stable review, audit = kernel-audit.md, inferred = not confirmed; 'xstatecalc kernels "
+                      "--format json' has the citations")
     data = []
-    for m in models:
-        t.add(m.label, "/".join(m.compacted_via), "last offset" if m.std_size_order == "offset" else "top bit",
-              m.guest_alloc.replace("_", " ") + " + 64", "\n".join(m.changes))
-        data.append({"kernel": m.label, "changes": list(m.changes), "evidence": list(m.notes),
-                     "facts": m.facts()})
+    for r in rows:
+        status = r.status + ("" if r.released else ", unreleased")
+        t.add(r.label, "*" if r.numbers else "", status, r.summary + ("  [LTS]" if r.lts else ""))
+        m = model_for(r.version)
+        data.append({"kernel": r.label, "model": m.model, "branch": None if r.branch is None else
+                     ".".join(map(str, r.branch)), "lts": r.lts, "released": r.released, "moves_numbers": r.numbers,
+                     "status": r.status, "summary": r.summary, "evidence": r.evidence, "facts": m.facts()})
     return View(data, [t], csv_table=t)
 
 
 def dmesg_view(b, lines: list[str]) -> View:
-    return View({"cpu": b.profile.name, "kernel": b.kernel.label, "options": b.options.describe(),
+    return View({"cpu": b.profile.name, **kernel_fields(b.kernel), "options": b.options.describe(),
                  "lines": lines}, [], csv_table=Table("", [Column("line")], [[x] for x in lines]))
 
 
 def dmesg_check_view(b, res, *, kernel_source: str) -> View:
-    t = Table(f"x86/fpu lines of the log vs {b.profile.name} on Linux {b.kernel.label} ({kernel_source})",
+    t = Table(f"x86/fpu lines of the log vs {b.profile.name} on {linux(b.kernel)} ({kernel_source})",
               [Column("verdict"), Column("model"), Column("log")])
     for line in res.matching:
         t.add("same", line, line, style="dim")
@@ -187,7 +200,7 @@ def dmesg_check_view(b, res, *, kernel_source: str) -> View:
                f"the log differs from the model: {len(res.differing)} line(s) differ, "
                f"{len(res.unexpected)} unexpected")
     notes = [f"{verdict} ({len(res.matching)} matching, {len(res.missing)} not in the log)."]
-    data = {"cpu": b.profile.name, "kernel": b.kernel.label, "kernel_source": kernel_source,
+    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "kernel_source": kernel_source,
             "options": b.options.describe(), "ok": res.ok, "matching": res.matching,
             "differing": [{"model": w, "log": g} for w, g in res.differing],
             "unexpected": res.unexpected, "missing": res.missing, "ignored": res.ignored}
@@ -208,7 +221,7 @@ def _lookup(state: dict, dotted: str):
 
 def guest_view(b, steps, *, flow: str) -> View:
     """One row per step of the guest (or process) flow, then the kernel/uAPI split."""
-    title = (f"{b.profile.name} on Linux {b.kernel.label}: "
+    title = (f"{b.profile.name} on {linux(b.kernel)}: "
              + ("KVM guest fpstate, step by step" if flow == "guest" else "an AMX process, step by step"))
     t = Table(title, [Column("#", R), Column("event / call"), Column("kernel function"), Column("result", R),
                       Column("what changed"), Column("returns")],
@@ -225,7 +238,7 @@ def guest_view(b, steps, *, flow: str) -> View:
         t.add(st.nr, f"{st.event}\n{st.call}", st.function, _cell(st.result),
               "\n".join(changed + [f"({n})" for n in st.notes]), "\n".join(returns),
               style="bold" if isinstance(st.result, str) else None)
-        records.append({"cpu": b.profile.name, "kernel": b.kernel.label, **st.record()})
+        records.append({"cpu": b.profile.name, **kernel_fields(b.kernel), **st.record()})
     tables = [t]
     if flow == "guest":
         tables.append(_split_table(steps))
@@ -253,7 +266,7 @@ def _split_table(steps):
 
 
 def check_findings_view(b, findings) -> View:
-    t = Table(f"{b.profile.name} on Linux {b.kernel.label}: leaf 0xD checks",
+    t = Table(f"{b.profile.name} on {linux(b.kernel)}: leaf 0xD checks",
               [Column("severity"), Column("rule"), Column("finding"), Column("kernel prints"),
                Column("then")],
               caption="error: Linux disables or distrusts XSAVE (exit 1); warning: it warns or differs silently")
@@ -263,7 +276,7 @@ def check_findings_view(b, findings) -> View:
     errors = sum(f.severity == "error" for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
     notes = [f"{errors} error(s), {warnings} warning(s)." if findings else "No findings: the kernel accepts this leaf 0xD."]
-    data = {"cpu": b.profile.name, "kernel": b.kernel.label, "ok": not errors,
+    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "ok": not errors,
             "findings": [f.record() for f in findings]}
     return View(data, [t] if findings else [], notes, csv_table=t)
 
@@ -274,7 +287,7 @@ def compare_view(src, dst, rows, verdicts, common, *, sizes) -> View:
     def side(s, key):
         return "-" if s is None else ("S" if key == "std_offset" and s["supervisor"] else _cell(s[key]))
 
-    comp = Table(f"Components: {sp} vs {dp} (Linux {src.kernel.label})",
+    comp = Table(f"Components: {sp} vs {dp} ({linux(src.kernel)})",
                  [Column("#", R), Column("name"), Column(f"size {sp}", R), Column(f"size {dp}", R),
                   Column(f"offset {sp}", R), Column(f"offset {dp}", R), Column(f"compacted {sp}", R),
                   Column(f"compacted {dp}", R), Column("align64"), Column("supervisor")],
@@ -296,7 +309,7 @@ def compare_view(src, dst, rows, verdicts, common, *, sizes) -> View:
              + " / ".join(f"{k} {v}" for k, v in common["standard_size"].items())
              + ", compacted " + " / ".join(f"{k} {v}" for k, v in common["compacted_size"].items()) + ".",
              "All verdicts pass." if ok else "At least one verdict fails (exit 1)."]
-    data = {"src": sp, "dst": dp, "kernel": src.kernel.label, "ok": ok, "components": rows,
+    data = {"src": sp, "dst": dp, **kernel_fields(src.kernel), "ok": ok, "components": rows,
             "configs": sizes, "verdicts": [v.record() for v in verdicts], "common": common}
     return View(data, [comp, _sizes_pair_table(src, dst, sizes), ver], notes, csv_table=ver)
 
@@ -321,7 +334,7 @@ def verify_view(results) -> View:
 
 
 def host_view(b, rows, release: str) -> View:
-    t = Table(f"This machine ({b.profile.description}) on Linux {release} (model {b.kernel.label})",
+    t = Table(f"This machine ({b.profile.description}) on Linux {release} (model {b.kernel.model})",
               [Column("quantity"), Column("model", R), Column("kernel", R), Column("status"), Column("how")],
               caption="model: xstatecalc's numbers for this CPUID and kernel; kernel: what the running kernel reports")
     for r in rows:
@@ -330,6 +343,6 @@ def host_view(b, rows, release: str) -> View:
     bad = [r.quantity for r in rows if r.status == "differs"]
     notes = [f"differs: {', '.join(bad)}" if bad else "The model agrees with the running kernel on every quantity "
                                                         "it exposes."]
-    data = {"release": release, "kernel_model": b.kernel.label, "cpu": b.profile.description,
+    data = {"release": release, **kernel_fields(b.kernel), "cpu": b.profile.description,
             "options": b.options.describe(), "ok": not bad, "rows": [r.record() for r in rows]}
     return View(data, [t], notes, csv_table=t)

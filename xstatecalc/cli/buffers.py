@@ -1,0 +1,154 @@
+"""Buffer sizes and layouts: sizes, features, layout, kernels, cpus."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import InputError
+from . import cli
+from .common import CPU_HELP, cpus, emit, kernel_options, one_cpu, one_kernel, output_options, wants_host
+from .common import kernels as resolve_kernels
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpu_specs", multiple=True, metavar="CPU",
+              help=CPU_HELP + " Repeat or comma-separate for a side-by-side comparison; 'all' for every built-in "
+                              "profile.")
+@kernel_options
+@click.option("--explain", is_flag=True, help="Say how every number came about.")
+@output_options
+def sizes(cpu_specs, kernels, options, explain, fmt):
+    """Every XSAVE buffer configuration Linux keeps for a CPU.
+
+    Kernel, user and guest configs, each with its max and default feature set,
+    format and size; plus AT_MINSIGSTKSZ and the NT_X86_XSTATE regset size.
+    '--kernel all' compares every kernel model, '--kernel lts' every LTS branch.
+
+    \b
+    Examples:
+      xstatecalc sizes --cpu sapphire-rapids --explain
+      xstatecalc sizes --cpu all --format json | jq '.[] | {cpu, size: .configs.user.max.size}'
+      xstatecalc sizes --cpu zen4 --kernel lts
+      xstatecalc sizes --cpu spr --disable noxsaves --kernel 6.8
+    """
+    from ..fpu import boot
+    from ..views import sizes_view
+
+    profiles = cpus(cpu_specs)
+    models = resolve_kernels(kernels, host=wants_host(cpu_specs))
+    boots = [boot(p, k, options) for p in profiles for k in models]
+    emit(sizes_view(boots, want_explain=explain), fmt)
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@kernel_options
+@output_options
+def features(cpu, kernels, options, fmt):
+    """One row per XSAVE component: CPUID data, its class, and whether Linux enables it.
+
+    \b
+    Example:
+      xstatecalc features --cpu sapphire-rapids --kernel 6.6
+    """
+    from ..fpu import boot
+    from ..views import features_view
+
+    p = one_cpu(cpu, "features")
+    k = one_kernel(kernels, "features", host=wants_host([cpu]))
+    emit(features_view(boot(p, k, options)), fmt)
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@click.option("--mask", metavar="HEX", help="Feature mask, e.g. 0x602e7 (default: the kernel's max features).")
+@click.option("--features", "feature_list", metavar="LIST",
+              help="Comma-separated features instead of --mask: avx,avx512,pkru,amx,apx or numbers.")
+@kernel_options
+@output_options
+def layout(cpu, mask, feature_list, kernels, options, fmt):
+    """Offsets, sizes, holes and alignment padding of every component, in both formats.
+
+    The compacted offsets are what the kernel prints as xstate_offset[i].
+
+    \b
+    Examples:
+      xstatecalc layout --cpu sapphire-rapids
+      xstatecalc layout --cpu zen4 --mask 0x2e7
+      xstatecalc layout --cpu apx --features avx,avx512,pkru,apx
+    """
+    from .. import components as C
+    from ..fpu import boot
+    from ..numbers import parse_mask
+    from ..views import layout_view
+
+    p = one_cpu(cpu, "layout")
+    k = one_kernel(kernels, "layout", host=wants_host([cpu]))
+    if mask and feature_list:
+        raise click.UsageError("give either --mask or --features, not both")
+    if mask:
+        try:
+            m = parse_mask(mask)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--mask") from None
+    elif feature_list:
+        try:
+            m = C.parse_features([feature_list])
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--features") from None
+    else:
+        m = boot(p, k, options).kernel_max.features
+    m |= C.MASK_FPSSE
+    missing = [n for n in C.bits(m & ~C.MASK_FPSSE) if n not in p.components]
+    if missing:
+        raise InputError(f"{p.name} does not enumerate component(s) "
+                         f"{', '.join(f'{n} ({C.key(n)})' for n in missing)}")
+    emit(layout_view(p, m, kernel=k), fmt)
+
+
+@cli.command("kernels")
+@click.option("--branch", metavar="X.Y", help="A stable branch: its mainline row and every backport that matters "
+                                               "on it, by point release (e.g. 6.1).")
+@output_options
+def kernels_(branch, fmt):
+    """The kernel models, 4.15 to 7.4: what each release changed, with its evidence.
+
+    Any version works with --kernel: the newest row at or below it is the model (its label
+    is printed with every result), plus the stable backports of its branch.
+
+    \b
+    Examples:
+      xstatecalc kernels
+      xstatecalc kernels --branch 6.1
+      xstatecalc kernels --format json | jq '.[] | select(.moves_numbers) | .kernel'
+    """
+    from ..kernels import RELEASES, branch_rows
+    from ..versions import parse_version
+    from ..views import kernels_view
+
+    if branch:
+        kv = parse_version(branch)
+        if len(kv.release) != 2:
+            raise click.BadParameter(f"{branch!r}: a branch is X.Y, e.g. 6.1", param_hint="--branch")
+        rows = branch_rows(kv.release)
+        if not rows:
+            raise InputError(f"no model row for {branch}: 'xstatecalc kernels' lists the releases modelled")
+    else:
+        rows = [r for r in RELEASES if r.branch is None]
+    emit(kernels_view(rows, branch=branch), fmt)
+
+
+@cli.command("cpus")
+@output_options
+def list_cpus(fmt):
+    """The built-in CPU profiles, with their aliases.
+
+    \b
+    Example:
+      xstatecalc cpus --format json
+    """
+    from ..profile import all_builtin
+    from ..views import cpus_view
+
+    emit(cpus_view(all_builtin()), fmt)
+

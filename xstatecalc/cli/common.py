@@ -1,0 +1,210 @@
+"""What every command shares: the group, error handling, --format, --cpu and --kernel."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import sys
+
+import click
+
+from ..errors import InputError
+
+DEFAULT_CPU = "sapphire-rapids"
+EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+CPU_HELP = ("CPU: a built-in name or alias (see 'xstatecalc cpus'), a profile file, or 'host'. "
+            "Default: $XSTATECALC_CPU, else sapphire-rapids.")
+KERNEL_HELP = ("Kernel version: 6.1, 6.1.134, 6.1.y (newest point release), v6.8-rc3, a distribution's release "
+               "(5.15.0-91-generic, 6.1.0-18-amd64, 5.14.0-427.el9.x86_64); comma-separated or repeated for several, "
+               "'lts' (every LTS branch), 'all' (every model). Default: the newest release, or the running kernel "
+               "with --cpu host.")
+
+
+def error(message: str) -> None:
+    """One line on stderr, prefixed like every other diagnostic."""
+    click.echo(f"xstatecalc: error: {message}", err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(f"xstatecalc: warning: {message}", err=True)
+
+
+def note(message: str) -> None:
+    click.echo(f"xstatecalc: note: {message}", err=True)
+
+
+class XstateGroup(click.Group):
+    """Turns library errors into one clear line on stderr and exit 2 (never a traceback)."""
+
+    def list_commands(self, ctx):
+        return list(self.commands)  # the order they are defined in: by workflow
+
+    def main(self, args=None, prog_name=None, **kwargs):
+        """Click's own errors in the same one-line style as ours; Ctrl-C is 130, as shells expect."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(args=args, prog_name=prog_name, **kwargs)
+        except click.UsageError as e:
+            cmd = e.ctx.command_path if e.ctx is not None else "xstatecalc"
+            error(f"{e.format_message()} (see '{cmd} --help')")
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as e:
+            error(e.format_message())
+            sys.exit(e.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            error(str(e))
+            ctx.exit(EXIT_USAGE)
+        except BrokenPipeError:
+            # `xstatecalc ... | head`: the reader went away; that is not an error.
+            _quiet_stdout()
+            ctx.exit(0)
+        except KeyboardInterrupt:
+            _quiet_stdout()
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def output_options(fn=None, *, default="table", choices=("table", "json", "yaml", "csv")):
+    """--format/-f, the same on every command (json is the documented contract)."""
+
+    def deco(f):
+        @click.option("--format", "-f", "fmt", type=click.Choice(list(choices)), default=default,
+                      show_default=True, help="Output format; json is a stable contract.")
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            return f(*args, **kwargs)
+
+        return wrapper
+
+    return deco(fn) if fn is not None else deco
+
+
+def kernel_options(fn):
+    """--kernel plus the kernel build options and boot parameters that change numbers."""
+
+    @click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION", help=KERNEL_HELP)
+    @click.option("--disable", "disable", multiple=True, metavar="SWITCH",
+                  help="Change the kernel as a kernel switch would, by its real mechanism: a boot parameter (nopku, "
+                       "noxsave, noxsaves, noxsaveopt, nousershstk, clearcpuid=avx512f), a build option "
+                       "(CONFIG_X86_USER_SHADOW_STACK=n, CONFIG_INTEL_IOMMU_SVM=n, "
+                       "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS=n), a CPU flag (xsaves, amx_tile: as clearcpuid=) or "
+                       "an XSAVE feature (amx, avx512, pkru: the flag it needs). Repeatable; the output says which "
+                       "mechanism each took.")
+    @click.option("--no-ia32-emulation", is_flag=True, help="CONFIG_IA32_EMULATION=n (smaller signal frame).")
+    @click.option("--arch", type=click.Choice(["x86_64", "i386"]), default="x86_64", show_default=True,
+                  help="Kernel architecture: i386 has no AMX and its own signal frame.")
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from ..options import make_options
+
+        try:
+            kwargs["options"] = make_options(kwargs.pop("disable"), arch=kwargs.pop("arch"),
+                                             ia32_emulation=not kwargs.pop("no_ia32_emulation"))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--disable") from None
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def emit(view, fmt):
+    from ..render import emit as _emit
+
+    _emit(view, fmt)
+
+
+def default_cpu() -> str:
+    return os.environ.get("XSTATECALC_CPU") or DEFAULT_CPU
+
+
+def cpus(specs):
+    """Profiles for --cpu values: names, aliases, files, 'host', 'all' (repeatable, comma-separated)."""
+    from ..profile import all_builtin, resolve
+
+    out, seen = [], set()
+    for spec in specs or (default_cpu(),):
+        for part in str(spec).split(","):
+            part = part.strip()
+            if not part:
+                raise InputError(f"empty item in the CPU list {spec!r}")
+            for p in (all_builtin() if part == "all" else [_resolve_cpu(part, resolve)]):
+                if p.name not in seen:
+                    seen.add(p.name)
+                    out.append(p)
+    return out
+
+
+def _resolve_cpu(spec: str, resolve):
+    if spec.strip().lower() == "host":
+        from ..host import host_profile
+
+        return host_profile()
+    return resolve(spec)
+
+
+def one_cpu(spec, command: str):
+    """The single profile a command works on; 'all' or a list is a usage error, not a traceback."""
+    profiles = cpus([spec] if spec else [])
+    if len(profiles) != 1:
+        raise click.UsageError(f"{command} works on one CPU; got {len(profiles)} ({spec}). "
+                               "Use 'xstatecalc sizes' to compare several.")
+    return profiles[0]
+
+
+_WARNED: set = set()
+
+
+def kernels(specs, *, host: bool = False):
+    """Models for --kernel values; with --cpu host and no --kernel, the running kernel. Warnings once, on stderr."""
+    from ..kernels import resolve_kernels
+
+    if not specs and host:
+        import platform
+
+        specs = [platform.release()]
+    models = resolve_kernels(list(specs) or None)
+    for m in models:
+        for w in m.warnings:
+            if w not in _WARNED:
+                _WARNED.add(w)
+                warn(w)
+    return models
+
+
+def one_kernel(specs, command: str, *, host: bool = False):
+    ks = kernels(specs, host=host)
+    if len(ks) != 1:
+        raise click.UsageError(f"{command} works on one kernel; got {len(ks)} ({', '.join(specs)}). "
+                               "Use 'xstatecalc sizes' to compare kernels.")
+    return ks[0]
+
+
+def wants_host(specs) -> bool:
+    return any(str(s).strip().lower() == "host" for spec in (specs or ()) for s in str(spec).split(","))
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM ends like Ctrl-C: cleanly, with temporary files removed by their owners."""
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except (ValueError, OSError):  # not the main thread (tests), or no such signal
+        pass

@@ -1,0 +1,56 @@
+"""KVM guests and AMX processes: guest."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import cli
+from .common import CPU_HELP, EXIT_PROBLEM, emit, kernel_options, one_cpu, one_kernel, output_options, wants_host
+
+
+@cli.command()
+@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@kernel_options
+@click.option("--enable", "-e", "enable", multiple=True, metavar="FEATURE",
+              help="Dynamic feature to ask permission for: amx (= xtile_data, 18). Repeatable.")
+@click.option("--process", is_flag=True,
+              help="Show an ordinary process instead: ARCH_REQ_XCOMP_PERM, then the #NM reallocation.")
+@click.option("--sigaltstack", type=click.IntRange(min=0, max=1 << 40), metavar="BYTES",
+              help="Check an alternate signal stack of BYTES against the permission request (implies "
+                   "--process); exit 1 when the kernel would refuse with -ENOSPC.")
+@output_options
+def guest(cpu, kernels, options, enable, process, sigaltstack, fmt):
+    """The KVM guest fpstate lifecycle, step by step, with every size.
+
+    Boot; the VMM's perm and guest_perm; ARCH_REQ_XCOMP_GUEST_PERM; KVM_CREATE_VCPU
+    (fpu_alloc_guest_fpstate); KVM_SET_CPUID2 (the AMX reallocation, uabi_size);
+    and the guest's CPUID 0xD. Each row names the kernel function.
+
+    \b
+    Examples:
+      xstatecalc guest --enable amx
+      xstatecalc guest --cpu spr --kernel 6.1.133 --enable amx
+      xstatecalc guest --enable amx --process --sigaltstack 8192
+      xstatecalc guest --enable amx -f json | jq '.[] | {step, call, alloc: .state.fpstate.allocated}'
+    """
+    from ..fpu import boot
+    from ..guest import ENOSPC, GuestFlowError, dynamic_request, guest_flow, process_flow
+    from ..views import guest_view
+
+    p = one_cpu(cpu, "guest")
+    k = one_kernel(kernels, "guest", host=wants_host([cpu]))
+    b = boot(p, k, options)
+    try:
+        idx = dynamic_request(b, enable)
+    except GuestFlowError as e:
+        raise click.BadParameter(str(e), param_hint="--enable") from None
+    if sigaltstack is not None:
+        process = True
+        if not idx:
+            raise click.UsageError("--sigaltstack checks a permission request: add --enable amx")
+    steps = process_flow(b, idx, sigaltstack) if process else guest_flow(b, idx)
+    emit(guest_view(b, steps, flow="process" if process else "guest"), fmt)
+    if sigaltstack is not None and any(st.result == ENOSPC for st in steps):
+        sys.exit(EXIT_PROBLEM)

@@ -1,0 +1,80 @@
+"""Reading what users have: import (CPUID dumps) and host (this machine)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import cli
+from .common import EXIT_PROBLEM, emit, note, output_options, warn
+
+
+@cli.command("import")
+@click.argument("dump", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--name", metavar="NAME", help="Profile name (default: from the brand string).")
+@click.option("--from", "fmt_from", type=click.Choice(["cpuid-r", "aida64", "kernel", "sde"]),
+              help="Dump format (default: detected).")
+@click.option("-o", "--output", metavar="PROFILE.yaml", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the profile here (atomically) instead of stdout; '-' is stdout.")
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
+def import_(dump, name, fmt_from, output, force):
+    """Turn a CPUID dump into a profile.
+
+    Reads `cpuid -r` (Todd Allen), AIDA64/InstLatx64, the kernel's own CPUID dump
+    from an XSAVE consistency warning, or Intel SDE cpuid.def. Notes and
+    disagreements go to stderr; the profile goes to stdout or -o.
+
+    \b
+    Examples:
+      cpuid -r | xstatecalc import - --name my-host -o my-host.yaml
+      xstatecalc import GenuineIntel00806F8_CPUID.txt -o spr.yaml
+      xstatecalc sizes --cpu my-host.yaml
+    """
+    from .. import importers
+    from ..inputs import read_text, write_atomic
+
+    text = read_text(dump, what="CPUID dump")
+    res = importers.to_profile(importers.parse(text, "<stdin>" if dump == "-" else dump, fmt_from), name)
+    for n in res.notes:
+        note(n)
+    for w in res.warnings:
+        warn(w)
+    if output and output != "-":
+        write_atomic(output, res.text, force=force)
+        note(f"wrote profile {res.name!r} to {output}")
+    else:
+        click.echo(res.text, nl=False)
+
+
+@cli.command()
+@click.option("--kernel", "-k", "kernel", metavar="VERSION",
+              help="Model this kernel instead of the running one (uname -r).")
+@output_options
+def host(kernel, fmt):
+    """Model the running kernel on this CPU and hold it against what the kernel reports.
+
+    XCR0 (XGETBV), CPUID 0xD sizes, AT_MINSIGSTKSZ, ARCH_GET_XCOMP_SUPP/PERM and,
+    when the kernel log is readable, the x86/fpu boot lines. Exit 1 when any differs;
+    what the host does not expose is shown as unavailable.
+
+    \b
+    Examples:
+      xstatecalc host
+      xstatecalc host --format json | jq '.rows[] | select(.status == "differs")'
+    """
+    import platform
+
+    from ..fpu import boot
+    from ..host import compare_with_kernel, host_profile, read_cpuid
+    from .common import one_kernel
+    from ..views import host_view
+
+    dump = read_cpuid()
+    p = host_profile(dump)
+    release = kernel or platform.release()
+    b = boot(p, one_kernel([release], "host"))
+    rows = compare_with_kernel(b, dump)
+    emit(host_view(b, rows, release), fmt)
+    if any(r.status == "differs" for r in rows):
+        sys.exit(EXIT_PROBLEM)

@@ -1,0 +1,272 @@
+"""Kernel build options and boot parameters, each applied by the mechanism the kernel uses.
+
+Three mechanisms, and they differ (kernel-audit A2/A3):
+
+* build options (``CONFIG_…=n``) make a feature *disabled*: cpu_feature_enabled()
+  answers false, but boot_cpu_data keeps the CPUID bit;
+* boot parameters (``noxsave``, ``noxsaves``, ``noxsaveopt``, ``clearcpuid=``) call
+  setup_clear_cpu_cap(), which clears the bit *and* every flag that depends on it in
+  that version's cpuid-deps.c; ``nopku`` only keeps CR4.PKE off (no OSPKE);
+* the xstate filter, xsave_cpuid_features[], asks boot_cpu_has(): it sees the second
+  kind and the OSPKE effect of the first, never a build option's disabled mask.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from . import components as C
+
+# CPU flags (the kernel's X86_FEATURE_* names) that decide which xfeatures Linux enables.
+KNOWN_FLAGS = frozenset(
+    """FPU FXSR XMM AVX XSAVE XSAVEOPT XSAVEC XSAVES XGETBV1 XFD MPX AVX512F INTEL_PT PKU
+    SHSTK IBT ENQCMD AMX_TILE APX ARCH_LBR UINTR HYPERVISOR""".split()
+)
+
+# X86_FEATURE_* numbers (word * 32 + bit, arch/x86/include/asm/cpufeatures.h; the same in 5.4, 5.10, 5.15 and
+# 7.3): clearcpuid= takes these before 5.19.
+FLAG_BITS = {
+    "FPU": 0, "FXSR": 24, "XMM": 25, "XSAVE": 4 * 32 + 26, "AVX": 4 * 32 + 28, "HYPERVISOR": 4 * 32 + 31,
+    "XSAVEOPT": 10 * 32 + 0, "XSAVEC": 10 * 32 + 1, "XGETBV1": 10 * 32 + 2, "XSAVES": 10 * 32 + 3,
+    "XFD": 10 * 32 + 4, "MPX": 9 * 32 + 14, "AVX512F": 9 * 32 + 16, "INTEL_PT": 9 * 32 + 25,
+    "PKU": 16 * 32 + 3, "SHSTK": 16 * 32 + 7, "ENQCMD": 16 * 32 + 29, "ARCH_LBR": 18 * 32 + 19,
+    "IBT": 18 * 32 + 20, "AMX_TILE": 18 * 32 + 24, "APX": 21 * 32 + 9,
+}
+_BY_BIT = {v: k for k, v in FLAG_BITS.items()}
+
+# Boot parameters that call setup_clear_cpu_cap() on one flag (cpu_parse_early_param()).
+NO_PARAMS = {"noxsave": "XSAVE", "noxsaves": "XSAVES", "noxsaveopt": "XSAVEOPT"}
+
+# Build options: (attribute of Options, what cpu_feature_enabled() loses, first kernel that has the option)
+BUILD_OPTIONS = {
+    "CONFIG_X86_64": ("x86_64", None, (4, 15)),
+    "CONFIG_IA32_EMULATION": ("ia32_emulation", None, (4, 15)),
+    "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS": ("pkeys", "PKU", (4, 15)),
+    "CONFIG_X86_USER_SHADOW_STACK": ("user_shstk", "USER_SHSTK", (6, 6)),
+    "CONFIG_INTEL_IOMMU_SVM": ("iommu_svm", "ENQCMD", (4, 15)),
+}
+NEED_64BIT = ("CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS", "CONFIG_X86_USER_SHADOW_STACK", "CONFIG_INTEL_IOMMU_SVM",
+              "CONFIG_IA32_EMULATION")
+
+# Words that used to mean a build option and are also CPU flag names: say which one.
+_AMBIGUOUS = {
+    "pku": ("nopku", "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS=n", "clearcpuid=pku"),
+    "shstk": ("CONFIG_X86_USER_SHADOW_STACK=n", "nousershstk", "clearcpuid=shstk"),
+    "enqcmd": ("CONFIG_INTEL_IOMMU_SVM=n", "clearcpuid=enqcmd"),
+}
+
+
+class Options(NamedTuple):
+    """A kernel's configuration and command line; the defaults are how distributions ship x86-64."""
+
+    x86_64: bool = True
+    ia32_emulation: bool = True
+    pkeys: bool = True  # CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS
+    user_shstk: bool = True  # CONFIG_X86_USER_SHADOW_STACK
+    iommu_svm: bool = True  # CONFIG_INTEL_IOMMU_SVM
+    cmdline: tuple[str, ...] = ()  # boot parameters, canonical: "nopku", "noxsaves", "clearcpuid=avx512f"
+    amd_xsaves_fixed: bool = False  # 6.10+: the erratum-1386 workaround skips fixed microcode
+
+    def config(self, name: str) -> bool:
+        attr = BUILD_OPTIONS[name][0]
+        value = getattr(self, attr)
+        return value and (self.x86_64 or name not in NEED_64BIT)
+
+    def clearcpuid(self) -> list[str]:
+        """Flags named by clearcpuid= parameters, in order."""
+        out = []
+        for p in self.cmdline:
+            if p.startswith("clearcpuid="):
+                out += [f.upper() for f in p.split("=", 1)[1].split(",")]
+        return out
+
+    def describe(self) -> dict:
+        """The build options and command line behind the numbers, for JSON and captions."""
+        d = {name: ("y" if self.config(name) else "n") for name in BUILD_OPTIONS}
+        if not self.x86_64:
+            del d["CONFIG_IA32_EMULATION"]  # a 32-bit kernel runs 32-bit frames natively
+        d["cmdline"] = " ".join(self.cmdline)
+        return d
+
+    def switches(self) -> list[str]:
+        """What differs from the distribution defaults, in the kernel's own spelling."""
+        out = [f"{name}=n" for name in BUILD_OPTIONS
+               if not getattr(self, BUILD_OPTIONS[name][0]) and (self.x86_64 or name not in NEED_64BIT)]
+        return out + list(self.cmdline)
+
+
+def _vocabulary() -> str:
+    return ("a boot parameter (nopku, noxsave, noxsaves, noxsaveopt, nousershstk, clearcpuid=FLAG[,FLAG]), a build "
+            "option (" + ", ".join(f"{n}=n" for n in BUILD_OPTIONS) + "), a CPU flag (" +
+            ", ".join(sorted(f.lower() for f in KNOWN_FLAGS)) + ") or an XSAVE feature (amx, avx512, pkru, cet, "
+            "pasid, apx, mpx, ...)")
+
+
+def _flag_of_feature(word: str) -> str | None:
+    """The CPU flag whose absence removes an XSAVE feature word (clearcpuid= of xsave_cpuid_features[])."""
+    try:
+        mask = C.parse_features([word])
+    except ValueError:
+        return None
+    flags = {_FEATURE_FLAG.get(n) for n in C.bits(mask)}
+    flags.discard(None)
+    return flags.pop() if len(flags) == 1 else None
+
+
+# The flag each component needs in the newest xsave_cpuid_features[], except PKRU: clearing OSPKE is not what a
+# user means, PKU is the CPU's own bit.
+_FEATURE_FLAG = {C.YMM: "AVX", C.BNDREGS: "MPX", C.BNDCSR: "MPX", C.OPMASK: "AVX512F", C.ZMM_HI256: "AVX512F",
+                 C.HI16_ZMM: "AVX512F", C.PT: "INTEL_PT", C.PKRU: "PKU", C.PASID: "ENQCMD", C.CET_USER: "SHSTK",
+                 C.CET_KERNEL: "SHSTK", C.XTILE_CFG: "AMX_TILE", C.XTILE_DATA: "AMX_TILE", C.APX: "APX",
+                 C.LBR: "ARCH_LBR", C.UINTR: "UINTR"}
+
+
+def parse_switch(word) -> tuple[str, str]:
+    """One --disable word -> ("config", "CONFIG_X") or ("param", canonical boot parameter).
+
+    Raises ValueError naming the word and what is accepted.
+    """
+    if not isinstance(word, str):
+        raise ValueError(f"{word!r}: expected a word such as nopku or clearcpuid=avx512f, not {type(word).__name__}")
+    w = word.strip()
+    if not w or len(w) > 200 or not w.isascii() or not w.isprintable():
+        raise ValueError(f"{w[:40]!r}: not a kernel switch; expected {_vocabulary()}")
+    upper = w.upper()
+    if upper.startswith("CONFIG_"):
+        name, _, value = upper.partition("=")
+        if name not in BUILD_OPTIONS:
+            raise ValueError(f"{w!r}: xstatecalc models these build options: {', '.join(BUILD_OPTIONS)}")
+        if value not in ("N", ""):
+            raise ValueError(f"{w!r}: --disable turns a build option off; write {name}=n")
+        return "config", name
+    low = w.lower()
+    if low in ("nopku", "noxsave", "noxsaves", "noxsaveopt", "nousershstk", "noxsavec"):
+        return "param", low
+    if low.startswith("clearcpuid="):
+        flags = []
+        for item in low.split("=", 1)[1].split(","):
+            item = item.strip()
+            if item.isascii() and item.isdigit() and len(item) <= 4:
+                flag = _BY_BIT.get(int(item))
+                if flag is None:
+                    raise ValueError(f"{w!r}: bit {item} is not one of the flags xstatecalc models "
+                                     f"({', '.join(f'{k.lower()}={v}' for k, v in sorted(FLAG_BITS.items()))})")
+            else:
+                flag = item.upper()
+                if flag not in KNOWN_FLAGS:
+                    raise ValueError(f"{w!r}: {item!r} is not a CPU flag xstatecalc models; known: "
+                                     f"{', '.join(sorted(f.lower() for f in KNOWN_FLAGS))}")
+            flags.append(flag.lower())
+        if not flags:
+            raise ValueError(f"{w!r}: clearcpuid= needs at least one flag")
+        return "param", "clearcpuid=" + ",".join(flags)
+    if low in _AMBIGUOUS:
+        raise ValueError(f"{w!r} is ambiguous: the kernel has several switches with different effects; say "
+                         + " or ".join(_AMBIGUOUS[low]))
+    if upper in KNOWN_FLAGS:
+        no = {v: k for k, v in NO_PARAMS.items()}.get(upper)
+        return "param", no or f"clearcpuid={low}"
+    flag = _flag_of_feature(low)
+    if flag is not None:
+        return "param", f"clearcpuid={flag.lower()}"
+    raise ValueError(f"{w!r}: expected {_vocabulary()}")
+
+
+def make_options(disable=(), *, ia32_emulation: bool = True, arch: str = "x86_64") -> Options:
+    """Options from the words users give (--disable, expectations files). Raises ValueError."""
+    if arch not in ("x86_64", "i386"):
+        raise ValueError(f"arch {arch!r}: expected x86_64 or i386")
+    cfg = {"x86_64": arch == "x86_64", "ia32_emulation": ia32_emulation}
+    cmdline: list[str] = []
+    for word in disable:
+        kind, what = parse_switch(word)
+        if kind == "config":
+            cfg[BUILD_OPTIONS[what][0]] = False
+        elif what not in cmdline:
+            cmdline.append(what)
+    return Options(**cfg, cmdline=tuple(cmdline))
+
+
+def _dependants(flags: set[str], cleared: set[str], deps: dict) -> set[str]:
+    """Every flag in *flags* that depends, directly or not, on one in *cleared* (do_clear_cpu_cap())."""
+    out = set(cleared)
+    changed = True
+    while changed:
+        changed = False
+        for child, parents in deps.items():
+            if child not in out and out.intersection(parents):
+                out.add(child)
+                changed = True
+    return out & (flags | cleared)
+
+
+class Applied(NamedTuple):
+    flags: frozenset[str]  # boot_cpu_data after the command line, plus OSPKE/USER_SHSTK as the kernel sets them
+    notes: list  # (switch, mechanism, what it did) for every switch that differs from the defaults
+
+
+def apply(cpu_flags, kernel, options: Options) -> Applied:
+    """boot_cpu_data as fpu__init_system_xstate() sees it: CPUID flags, then the boot parameters through
+    setup_clear_cpu_cap() and this kernel's cpuid-deps.c, then what the build options decide (OSPKE)."""
+    flags = set(cpu_flags)
+    notes = []
+    for param in options.cmdline:
+        if param in NO_PARAMS or param.startswith("clearcpuid="):
+            targets = [NO_PARAMS[param]] if param in NO_PARAMS else [f.upper() for f in param.split("=")[1].split(",")]
+            gone = _dependants(flags, set(targets), kernel.flag_deps) & flags
+            flags -= gone
+            also = sorted(gone - set(targets))
+            how = f"setup_clear_cpu_cap({', '.join(targets)})"
+            if also:
+                how += f" also clears {', '.join(also)} (cpuid-deps.c of {kernel.model})"
+            if not gone:
+                how += ": the CPU does not have it"
+            if param.startswith("clearcpuid=") and not kernel.clearcpuid_names:
+                nums = ",".join(str(FLAG_BITS[t]) for t in targets)
+                how += f"; before 5.19 the kernel reads bit numbers: write clearcpuid={nums}"
+            notes.append((param, "boot parameter", how))
+        elif param == "nopku":
+            notes.append((param, "boot parameter", "setup_pku() leaves CR4.PKE off, so the kernel never sets OSPKE; "
+                                                   "the PKU bit stays"))
+        elif param == "nousershstk":
+            if kernel.nousershstk:
+                notes.append((param, "boot parameter", "clears USER_SHSTK only: no process gets a shadow stack; "
+                                                       "SHSTK, and with it CET_U, stay"))
+            else:
+                notes.append((param, "ignored", f"Linux {kernel.model} has no 'nousershstk' parameter; the kernel "
+                                                "passes it to init and nothing changes"))
+        elif param == "noxsavec":
+            notes.append((param, "ignored", "Linux has no 'noxsavec' parameter (cpu_parse_early_param() knows noxsave, "
+                                            "noxsaveopt and noxsaves): the kernel passes it to init and nothing "
+                                            "changes; use clearcpuid=xsavec"))
+    # CR4.PKE, hence OSPKE: setup_pku() needs cpu_feature_enabled(PKU) (the build option) and no 'nopku'.
+    if "PKU" in flags and options.config("CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS") and "nopku" not in options.cmdline:
+        flags.add("OSPKE")
+    if "SHSTK" in flags and kernel.nousershstk and options.config("CONFIG_X86_USER_SHADOW_STACK") \
+            and "nousershstk" not in options.cmdline:
+        flags.add("USER_SHSTK")
+    for name in BUILD_OPTIONS:
+        attr, lost, since = BUILD_OPTIONS[name]
+        if getattr(options, attr) and (options.x86_64 or name not in NEED_64BIT):
+            continue
+        notes.append((f"{name}=n", "build option", _build_note(name, kernel, options, since)))
+    return Applied(frozenset(flags), notes)
+
+
+def _build_note(name: str, kernel, options: Options, since) -> str:
+    forced = "" if options.x86_64 or name not in NEED_64BIT else " (it needs a 64-bit kernel)"
+    if kernel.version[:2] < since:
+        return f"Linux {kernel.model} has no such option: nothing changes"
+    if name == "CONFIG_X86_64":
+        return ("a 32-bit kernel: XFEATURE_MASK_XTILE is 0 and XFD is a disabled feature, so no AMX; the signal frame "
+                "is the native sigframe_ia32 (732 bytes)")
+    if name == "CONFIG_IA32_EMULATION":
+        return "the signal frame drops the 112-byte fsave header and the 736-byte sigframe_ia32: rt_sigframe (440)"
+    if name == "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS":
+        return ("PKU is a disabled feature" + forced + ": setup_pku() leaves CR4.PKE off, so the kernel never sets "
+                "OSPKE; the PKU bit stays in boot_cpu_data")
+    if name == "CONFIG_X86_USER_SHADOW_STACK":
+        return ("USER_SHSTK is a disabled feature" + forced + ": no process gets a shadow stack; "
+                "xsave_cpuid_features[] checks SHSTK with boot_cpu_has(), so CET_U stays")
+    return ("ENQCMD is a disabled feature for cpu_feature_enabled()" + forced + "; xsave_cpuid_features[] checks it "
+            "with boot_cpu_has(), so PASID stays")

@@ -178,13 +178,25 @@ def test_verify_pass_and_fail(run, tmp_path):
     res = run("verify", f, "--format", "json")
     assert res.exit_code == 1
     bad = [r for r in json.loads(res.stdout)["results"] if not r["ok"]]
-    assert bad == [{"case": "zen4@6.6", "name": "kernel.max.size", "expected": 2440, "actual": 2456, "ok": False}]
+    assert bad == [{"case": "zen4@6.6", "kernel": "6.6", "model": "6.6", "name": "kernel.max.size", "expected": 2440,
+                    "actual": 2456, "ok": False}]
 
 
 @pytest.mark.parametrize("body,message", [
     ("- cpu: zen4\n  expect: {kernel.max.sise: 1}\n", "did you mean kernel.max.size"),
     ("- cpu: zen4\n  expct: {}\n", "did you mean 'expect'"),
     ("- cpu: zen4\n", "expect: missing"),
+    ("- cpu: zen4\n  options: {disable: 5}\n  expect: {xcr0: 0x7}\n", "e.yaml:2: [0].options.disable"),
+    ("- cpu: zen4\n  options: {arch: sparc}\n  expect: {xcr0: 0x7}\n", "expected x86_64 or i386"),
+    ("- cpu: zen4\n  options: {ia32_emulation: 'no'}\n  expect: {xcr0: 0x7}\n", "expected true or false"),
+    ("[]\n", "no cases"),
+    ("- cpu: zen4\n  expect: {abi.sigframe_min: \"3376\"}\n", "e.yaml:2: abi.sigframe_min is a number: write 3376 "
+                                                             "without quotes"),
+    ("- cpu: zen4\n  expect: {kernel.max.size: 0256}\n", "leading zero"),
+    ("- cpu: zen4\n  expect: {kernel.max.size: 0x_}\n", "write numbers as decimal or 0x hex"),
+    ("- cpu: zen4\n  expect: {kernel.max.size: 2440, '5': 1, 5: 2}\n", "duplicate key"),
+    ("- cpu: zen4\n  kernel: 6.1abc\n  expect: {xcr0: 0x7}\n", "unexpected 'abc'"),
+    ("- cpu: zen4\n  kernel: 6\n  expect: {xcr0: 0x7}\n", "expected a version string"),
     ("- cpu: zen4\n  options: {nopku: true}\n  expect: {xcr0: 1}\n", "unknown option"),
     ("[unclosed\n", "not valid YAML"),
 ])

@@ -30,25 +30,6 @@ class Finding:
                 "kernel_line": self.kernel_line, "consequence": self.consequence}
 
 
-def _xcr0_rules(mask: int) -> list[str]:
-    """XSETBV's #GP conditions for an XCR0 value (SDM vol. 1 13.3)."""
-    bad = []
-    if not mask & C.bit(C.FP):
-        bad.append("XCR0[0] (x87) must be 1")
-    if mask & C.bit(C.YMM) and not mask & C.bit(C.SSE):
-        bad.append("AVX (bit 2) needs SSE (bit 1)")
-    if bool(mask & C.bit(C.BNDREGS)) != bool(mask & C.bit(C.BNDCSR)):
-        bad.append("MPX bits 3 and 4 must be both set or both clear")
-    avx512 = mask & C.MASK_AVX512
-    if avx512 and avx512 != C.MASK_AVX512:
-        bad.append("AVX-512 bits 5, 6 and 7 must be all set or all clear")
-    if avx512 and not mask & C.bit(C.YMM):
-        bad.append("AVX-512 needs AVX (bit 2)")
-    if bool(mask & C.bit(C.XTILE_CFG)) != bool(mask & C.bit(C.XTILE_DATA)):
-        bad.append("AMX bits 17 and 18 must be both set or both clear")
-    return bad
-
-
 def check(b: Boot) -> list[Finding]:
     """Every finding for this profile on this kernel, errors first."""
     p, k = b.profile, b.kernel
@@ -74,11 +55,11 @@ def check(b: Boot) -> list[Finding]:
             out.append(Finding(ERROR, "init_xstate_size", "the default buffer exceeds sizeof(union fpregs_state)",
                                line, disabled))
 
-    bad_xcr0 = _xcr0_rules(b.xcr0) if b.xsave else []
+    bad_xcr0 = C.xsetbv_violations(b.xcr0) if b.xsave else []
     for why in bad_xcr0:
         out.append(Finding(ERROR, "XSETBV", f"the kernel would write XCR0 {b.xcr0:#x}, which XSETBV refuses: {why}",
                            None, "#GP in fpu__init_cpu_xstate(): the boot crashes"))
-    for why in _xcr0_rules(p.xcr0_supported | C.MASK_FPSSE):
+    for why in C.xsetbv_violations(p.xcr0_supported | C.MASK_FPSSE):
         if why not in bad_xcr0:
             out.append(Finding(WARNING, "SDM 13.3", f"XCR0-supported {p.xcr0_supported:#x}: {why}", None,
                                "Linux filters it out here, but another OS or a guest enabling every supported bit "

@@ -18,6 +18,7 @@ FP, SSE, YMM, BNDREGS, BNDCSR, OPMASK, ZMM_HI256, HI16_ZMM = range(8)
 PT, PKRU, PASID, CET_USER, CET_KERNEL = 8, 9, 10, 11, 12
 HDC, UINTR, LBR, HWP = 13, 14, 15, 16
 XTILE_CFG, XTILE_DATA, APX = 17, 18, 19
+LWP = 62
 
 
 def bit(n: int) -> int:
@@ -83,6 +84,7 @@ CATALOGUE: dict[int, ComponentInfo] = {
         ComponentInfo(XTILE_CFG, "xtile_cfg", "XFEATURE_XTILE_CFG", "AMX tile configuration", 64),
         ComponentInfo(XTILE_DATA, "xtile_data", "XFEATURE_XTILE_DATA", "AMX tile data TMM0-7", 8192),
         ComponentInfo(APX, "apx", "XFEATURE_APX", "APX extended GPRs R16-R31", 128),
+        ComponentInfo(LWP, "lwp", "", "AMD Lightweight Profiling (family 15h); never in Linux's enum"),
     )
 }
 
@@ -100,7 +102,7 @@ GROUP_ALIASES: dict[str, int] = {
 }
 
 _BY_KEY = {c.key: c.nr for c in CATALOGUE.values()}
-_BY_KEY.update({c.enum.lower().removeprefix("xfeature_"): c.nr for c in CATALOGUE.values()})
+_BY_KEY.update({c.enum.lower().removeprefix("xfeature_"): c.nr for c in CATALOGUE.values() if c.enum})
 
 
 def key(nr: int) -> str:
@@ -111,6 +113,25 @@ def key(nr: int) -> str:
 
 def names(mask: int) -> list[str]:
     return [key(n) for n in bits(mask)]
+
+
+def xsetbv_violations(mask: int) -> list[str]:
+    """XSETBV's #GP conditions for an XCR0 value (SDM vol. 1 13.3)."""
+    bad = []
+    if not mask & bit(FP):
+        bad.append("XCR0[0] (x87) must be 1")
+    if mask & bit(YMM) and not mask & bit(SSE):
+        bad.append("AVX (bit 2) needs SSE (bit 1)")
+    if bool(mask & bit(BNDREGS)) != bool(mask & bit(BNDCSR)):
+        bad.append("MPX bits 3 and 4 must be both set or both clear")
+    avx512 = mask & MASK_AVX512
+    if avx512 and avx512 != MASK_AVX512:
+        bad.append("AVX-512 bits 5, 6 and 7 must be all set or all clear")
+    if avx512 and not mask & bit(YMM):
+        bad.append("AVX-512 needs AVX (bit 2)")
+    if bool(mask & bit(XTILE_CFG)) != bool(mask & bit(XTILE_DATA)):
+        bad.append("AMX bits 17 and 18 must be both set or both clear")
+    return bad
 
 
 def parse_feature(word: str) -> int:

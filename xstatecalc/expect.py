@@ -6,21 +6,23 @@ a kernel, options, and the values that must hold, by the dotted names of
 
     - cpu: sapphire-rapids
       kernel: "6.18"
-      options: {disable: [enqcmd], ia32_emulation: true}
+      options: {disable: [clearcpuid=enqcmd], ia32_emulation: true}
       expect:
         guest.default.size: 2560
         kernel.max.features: 0x61ae7
+
+Every problem is one message naming the file, the key and the line.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
-from .errors import ProfileError
+from .errors import InputError, ProfileError
 from .inputs import read_text
 
 MAX_EXPECT_BYTES = 1024 * 1024
+MAX_CASES = 10000
 _CASE_KEYS = {"name", "cpu", "kernel", "options", "expect"}
 _OPTION_KEYS = {"disable", "ia32_emulation", "arch"}
 
@@ -32,85 +34,140 @@ class Case:
     kernel: str | None
     options: dict
     expect: dict
-    where: str
+    where: str  # "file:line" of the case, for messages
+    lines: dict  # value name -> "file:line"
+
+
+def _close(word, choices):
+    import difflib
+
+    return difflib.get_close_matches(str(word), sorted(choices), n=1)
 
 
 def load(path: str) -> list[Case]:
     """Read and validate an expectations file (exit 2 on any problem, naming file, key and line)."""
+    from .options import make_options
     from .profile import parse_yaml
 
     text = read_text(path, limit=MAX_EXPECT_BYTES, what="expectations file")
-    data, doc = parse_yaml(text, str(path))
+    source = "<stdin>" if path == "-" else str(path)
+    data, doc = parse_yaml(text, source)
     items = data if isinstance(data, list) else [data]
+    if not items:
+        raise ProfileError(source, "", "no cases: expected a list of cases with cpu, kernel and expect")
+    if len(items) > MAX_CASES:
+        raise ProfileError(source, "", f"more than {MAX_CASES} cases")
     cases = []
     for i, item in enumerate(items):
         where = f"[{i}]" if isinstance(data, list) else ""
 
         def fail(key, problem, _w=where):
             full = f"{_w}.{key}" if _w and key else (_w or key)
-            raise ProfileError(str(path), full, problem, doc.lines.get(full) or doc.lines.get(_w))
+            raise ProfileError(source, full, problem, doc.lines.get(full) or doc.lines.get(_w))
 
         if not isinstance(item, dict):
             fail("", "each case is a mapping with cpu, kernel, options and expect")
         for k in item:
             if k not in _CASE_KEYS:
-                close = difflib.get_close_matches(str(k), sorted(_CASE_KEYS), n=1)
+                close = _close(k, _CASE_KEYS)
                 fail(str(k), f"unknown key {k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        if not isinstance(item.get("cpu"), str):
+        if not isinstance(item.get("cpu"), str) or not item["cpu"].strip():
             fail("cpu", "missing or not a string: the CPU name, alias or profile path")
         kernel = item.get("kernel")
-        if kernel is not None and not isinstance(kernel, (str, int, float)):
-            fail("kernel", "expected a version such as \"6.1\" (quote it: 6.10 is not 6.1)")
+        if kernel is not None and not isinstance(kernel, str):
+            fail("kernel", f"expected a version string such as 6.1 or 6.1.134, got {type(kernel).__name__} "
+                           f"{kernel!r}")
         opts = item.get("options") or {}
         if not isinstance(opts, dict):
             fail("options", "expected a mapping (disable, ia32_emulation, arch)")
         for k in opts:
             if k not in _OPTION_KEYS:
                 fail(f"options.{k}", f"unknown option {k!r}; known: {', '.join(sorted(_OPTION_KEYS))}")
+        words = opts.get("disable") or []
+        if isinstance(words, str):
+            words = [words]
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            fail("options.disable", "expected a list of switches such as [nopku, clearcpuid=avx512f]")
+        if "arch" in opts and opts["arch"] not in ("x86_64", "i386"):
+            fail("options.arch", f"expected x86_64 or i386, got {opts['arch']!r}")
+        if "ia32_emulation" in opts and not isinstance(opts["ia32_emulation"], bool):
+            fail("options.ia32_emulation", f"expected true or false, got {opts['ia32_emulation']!r}")
+        try:
+            make_options(words, arch=opts.get("arch", "x86_64"), ia32_emulation=opts.get("ia32_emulation", True))
+        except ValueError as e:
+            fail("options.disable", str(e))
         expect = item.get("expect")
         if not isinstance(expect, dict) or not expect:
-            fail("expect", "missing: a mapping of dotted value names to expected values")
+            fail("expect", "missing or empty: a mapping of dotted value names to expected values")
         name = item.get("name") or f"{item['cpu']}@{kernel or 'newest'}"
-        cases.append(Case(str(name), item["cpu"], None if kernel is None else str(kernel), opts, expect,
-                          where or "case"))
+        if not isinstance(name, str):
+            fail("name", "expected a string")
+        lines = {k: f"{source}:{doc.lines.get(f'{where}.expect.{k}' if where else f'expect.{k}', '?')}"
+                 for k in expect}
+        case_line = doc.lines.get(where) or doc.lines.get(f"{where}.cpu" if where else "cpu")
+        cases.append(Case(name, item["cpu"], kernel, opts, expect, f"{source}:{case_line}", lines))
     return cases
 
 
-def _same(expected, actual) -> bool:
-    if isinstance(actual, str) and actual.startswith("0x"):
-        try:
-            want = expected if isinstance(expected, int) else int(str(expected), 0)
-        except ValueError:
-            return False
-        return want == int(actual, 16)
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return actual is expected
-    return expected == actual
+def _compare(name: str, expected, actual) -> tuple[bool, str | None]:
+    """(ok, problem): *problem* explains an expectation of the wrong kind (exit 2, not a mismatch)."""
+    if isinstance(actual, bool):
+        if not isinstance(expected, bool):
+            return False, f"{name} is true or false, got {expected!r}"
+        return expected is actual, None
+    if actual is None:
+        return expected is None, None if expected is None or isinstance(expected, int) else \
+            f"{name} is a number or null, got {expected!r}"
+    if isinstance(actual, str) and actual.startswith("0x"):  # masks
+        if isinstance(expected, bool) or not isinstance(expected, (int, str)):
+            return False, f"{name} is a mask: write it as 0x hex, got {expected!r}"
+        if isinstance(expected, str):
+            from .numbers import parse_int
+
+            try:
+                expected = parse_int(expected, what=name)
+            except ValueError as e:
+                return False, str(e)
+        return expected == int(actual, 16), None
+    if isinstance(actual, int):
+        if isinstance(expected, str):
+            return False, f"{name} is a number: write {expected} without quotes"
+        if isinstance(expected, bool) or not isinstance(expected, int):
+            return False, f"{name} is a number, got {expected!r}"
+        return expected == actual, None
+    if not isinstance(expected, str):
+        return False, f"{name} is a word ({actual}), got {expected!r}"
+    return expected == actual, None
 
 
-def evaluate(case: Case) -> list[dict]:
-    """One result per expected value: name, expected, actual, ok."""
-    from .errors import InputError
-    from .fpu import boot, make_options
+def evaluate(case: Case, resolve_cpu=None) -> list[dict]:
+    """One result per expected value: name, expected, actual, ok. *resolve_cpu* turns the case's cpu into a
+    profile (default: built-in names and files; the command line adds 'host')."""
+    from .fpu import boot
     from .kernels import resolve_kernel
+    from .options import make_options
     from .profile import resolve
     from .report import flat_values, sizes_record
 
     words = case.options.get("disable") or []
+    opts = make_options([words] if isinstance(words, str) else words, arch=case.options.get("arch", "x86_64"),
+                        ia32_emulation=case.options.get("ia32_emulation", True))
     try:
-        opts = make_options([words] if isinstance(words, str) else words,
-                            arch=case.options.get("arch", "x86_64"),
-                            ia32_emulation=case.options.get("ia32_emulation", True) is not False)
-    except ValueError as e:
-        raise InputError(f"{case.where}: options.disable: {e}") from None
-    values = flat_values(sizes_record(boot(resolve(case.cpu), resolve_kernel(case.kernel), opts)))
+        profile = (resolve_cpu or resolve)(case.cpu)
+        kernel = resolve_kernel(case.kernel)
+    except InputError as e:
+        raise InputError(f"{case.where}: {e}") from None
+    values = flat_values(sizes_record(boot(profile, kernel, opts)))
     out = []
     for name, want in case.expect.items():
         if name not in values:
-            close = difflib.get_close_matches(str(name), sorted(values), n=2)
-            raise InputError(f"{case.where}: unknown value name {name!r}"
-                             + (f" (did you mean {' or '.join(close)}?)" if close else "")
+            close = _close(name, values)
+            raise InputError(f"{case.lines[name]}: unknown value name {name!r}"
+                             + (f" (did you mean {close[0]}?)" if close else "")
                              + "; see 'xstatecalc sizes --explain' or the README for the names")
-        got = values[name]
-        out.append({"case": case.name, "name": name, "expected": want, "actual": got, "ok": _same(want, got)})
+        ok, problem = _compare(name, want, values[name])
+        if problem:
+            raise InputError(f"{case.lines[name]}: {problem}")
+        out.append({"case": case.name, "kernel": kernel.label, "model": kernel.model, "name": name,
+                    "expected": want, "actual": values[name], "ok": ok})
     return out

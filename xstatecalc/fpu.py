@@ -46,7 +46,8 @@ class Boot:
 
     __slots__ = ("profile", "kernel", "options", "flags", "xsave", "compacted", "kernel_max", "kernel_default",
                  "user_max", "user_default", "guest_default", "xcr0", "xss", "independent", "dropped",
-                 "problems", "disabled_reason", "explain", "computed_kernel_size", "init_flags", "switches")
+                 "problems", "disabled_reason", "explain", "computed_kernel_size", "init_flags", "switches",
+                 "warnings")
 
     def __init__(self, profile: Profile, kernel: KernelModel, options: Options, flags: frozenset[str],
                  xsave: bool, compacted: bool, kernel_max: Config, kernel_default: Config, user_max: Config,
@@ -66,6 +67,7 @@ class Boot:
         self.computed_kernel_size = computed_kernel_size  # what the paranoid check computed
         self.init_flags = flags  # what fpu__init_system_xstate() saw (quirks may clear more later)
         self.switches: list = []  # (switch, mechanism, what it did) for every non-default option
+        self.warnings: list[str] = []  # what the model sees and the kernel does not print (stderr)
 
     def __repr__(self) -> str:
         return f"Boot({self.profile.name!r}, Linux {self.kernel.label}, kernel max {self.kernel_max})"
@@ -255,6 +257,10 @@ def boot(profile: Profile, kernel: KernelModel | None = None, options: Options |
     )
     b.init_flags, b.switches = frozenset(flags), switches
     _size_checks(b)
+    bad = C.xsetbv_violations(b.xcr0) if b.xsave else []
+    if bad:
+        b.warnings.append(f"XSETBV refuses XCR0 {b.xcr0:#x} ({'; '.join(bad)}): fpu__init_cpu_xstate() takes a #GP "
+                          "and this kernel does not boot on this CPU; the numbers shown assume it did")
     return b
 
 
@@ -299,7 +305,8 @@ def _hardware_sizes(p: Profile, kernel_max: int, xcr0: int, xss: int, compacted:
     if not compacted:
         return user, user
     kernel = L.compacted_size(p, kernel_max)
-    if rep.compacted_size is not None and rep.xcr0 is not None and rep.xcr0 | (rep.xss or 0) == kernel_max | xss:
+    if rep.compacted_size is not None and (rep.compacted_fixed or rep.xcr0 is not None
+                                           and rep.xcr0 | (rep.xss or 0) == kernel_max | xss):
         kernel = rep.compacted_size
     return user, kernel
 

@@ -91,8 +91,8 @@ def _hex(v: int | None) -> str | None:
 def dynamic_request(b: Boot, words) -> list[int]:
     """Component numbers to request from --enable words ('amx', 'xtile_data', '18').
 
-    Raises GuestFlowError for a word with no dynamic component: such features are
-    on from boot for every process (the kernel would answer -EOPNOTSUPP).
+    Raises GuestFlowError for a word with no dynamic component, saying what that
+    component is instead: on from boot, not enabled here, or never enabled by Linux.
     """
     from .kernels import newest
 
@@ -104,13 +104,27 @@ def dynamic_request(b: Boot, words) -> list[int]:
         except ValueError as e:
             raise GuestFlowError(str(e)) from None
         if not m & dyn:
-            raise GuestFlowError(
-                f"{word!r} ({', '.join(C.names(m))}) is not a dynamic xfeature: it is in the default feature "
-                f"set, on from boot for every process and guest, and needs no permission "
-                f"(ARCH_REQ_XCOMP_GUEST_PERM would answer -EOPNOTSUPP). Dynamic features: "
-                f"{', '.join(C.names(dyn))} ('amx').")
+            raise GuestFlowError(f"{word!r}: " + "; ".join(_not_dynamic(b, n) for n in C.bits(m))
+                                 + f". Only dynamic features need a permission: {', '.join(C.names(dyn))} ('amx').")
         out += [n for n in C.bits(m & dyn) if n not in out]
     return out
+
+
+def _not_dynamic(b: Boot, n: int) -> str:
+    """Why component *n* cannot be requested, in this kernel's terms."""
+    k = b.kernel
+    name = f"component {n} ({C.key(n)})"
+    if n not in C.CATALOGUE:
+        return f"{name} is not a state component Linux knows (XCR0 bit 63 is reserved)" if n == 63 else \
+            f"{name} is not a state component Linux knows"
+    if b.xsave and b.kernel_default.features >> n & 1:
+        return f"{name} is in the default feature set: on from boot for every process and guest, no permission"
+    if b.xsave and b.kernel_max.features >> n & 1:
+        return f"{name} is enabled for KVM guests only (guest_default_cfg), without a request"
+    if not (k.user_supported | k.supervisor_supported) >> n & 1 or k.supervisor_unsupported >> n & 1:
+        return f"{name} is never enabled by Linux {k.model}"
+    why = b.dropped.get(n) or b.disabled_reason or "the CPU does not enumerate it"
+    return f"{name} is not enabled on this CPU and kernel ({why})"
 
 
 class _Flow:

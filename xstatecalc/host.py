@@ -85,7 +85,10 @@ def _cpuid_devfile():
     fd = os.open("/dev/cpu/0/cpuid", os.O_RDONLY)
 
     def call(leaf: int, sub: int):
-        return struct.unpack("<4I", os.pread(fd, 16, sub << 32 | leaf))
+        data = os.pread(fd, 16, sub << 32 | leaf)
+        if len(data) != 16:
+            raise OSError(5, f"short read of CPUID {leaf:#x}.{sub:#x} from /dev/cpu/0/cpuid")
+        return struct.unpack("<4I", data)
 
     return call
 

@@ -1,8 +1,9 @@
-"""Reading user-supplied files: bounded, decoded, and written atomically."""
+"""Reading user-supplied files and writing ours: bounded, decoded, atomic, only over regular files."""
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from .errors import InputError
@@ -10,51 +11,119 @@ from .errors import InputError
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
+def _show_path(name: str) -> str:
+    from .yamltext import visible
+
+    text = visible(name)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def read_text(path: str | os.PathLike, *, limit: int = MAX_INPUT_BYTES, what: str = "file") -> str:
-    """Read a UTF-8 text file (``-`` = stdin), refusing anything over *limit* bytes."""
-    name = str(path)
+    """Read a UTF-8 text file (``-`` = stdin; pipes and process substitution work), refusing anything
+    over *limit* bytes, binary data and other encodings with one line that says which."""
+    name = os.fspath(path)
+    shown = "<stdin>" if name == "-" else _show_path(name)
     try:
         if name == "-":
+            if sys.stdin is None:
+                raise InputError(f"<stdin>: standard input is closed; give a file instead of '-'")
             data = sys.stdin.buffer.read(limit + 1)
-            name = "<stdin>"
         else:
-            with open(path, "rb") as fh:
+            with open(name, "rb") as fh:
                 data = fh.read(limit + 1)
     except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a {what}") from None
+        raise InputError(f"{shown}: is a directory, not a {what}") from None
     except FileNotFoundError:
-        raise InputError(f"{name}: no such {what}") from None
-    except OSError as e:
-        raise InputError(f"{name}: cannot read {what}: {e.strerror or e}") from None
+        raise InputError(f"{shown}: no such {what}") from None
+    except (OSError, ValueError, AttributeError) as e:  # EBADF, a closed stream, a stdin without .buffer
+        reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise InputError(f"{shown}: cannot read {what}: {reason}") from None
     if len(data) > limit:
-        raise InputError(f"{name}: {what} is larger than {limit // (1024 * 1024)} MiB; refusing to read it")
+        raise InputError(f"{shown}: {what} is larger than {limit // (1024 * 1024)} MiB; refusing to read it")
+    if _utf16(data):
+        raise InputError(f"{shown}: {what} is UTF-16 text; save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)")
     if b"\0" in data:
-        raise InputError(f"{name}: {what} contains NUL bytes; it looks binary, not text")
+        at = data.index(b"\0")
+        raise InputError(f"{shown}: {what} contains a NUL byte at offset {at}; it looks binary, not text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise InputError(f"{name}: {what} is not UTF-8 text (byte {e.start}: {data[e.start]:#04x})") from None
+        raise InputError(f"{shown}: {what} is not UTF-8 text (byte {e.start}: {data[e.start]:#04x})") from None
+
+
+def _utf16(data: bytes) -> bool:
+    """A BOM, or ASCII text with a NUL in every other byte."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    head = data[:64]
+    if len(head) < 8:
+        return False
+    odd, even = head[1::2], head[0::2]
+    return (odd.count(0) == len(odd) and 0 not in even) or (even.count(0) == len(even) and 0 not in odd)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> None:
-    """Write *text* to *path* via a temporary file and rename: never a partial file."""
+    """Write *text* to *path* through a temporary file in the same directory: never a half-written file,
+    never over anything but a regular file (a device node, FIFO or symlink is refused even with *force*),
+    never over an existing file without *force* (checked atomically), with the user's umask."""
     import tempfile  # only when writing: keeps start-up lean
 
     target = os.fspath(path)
-    if os.path.exists(target) and not force:
-        raise InputError(f"{target}: already exists (use --force to replace it)")
+    shown = _show_path(target)
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise InputError(f"{shown}: cannot write: {e.strerror or e}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError(f"{shown}: is a symbolic link; refusing to write through or over it")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"{shown}: is not a regular file (a device, FIFO or directory); refusing to replace it")
+        if not force:
+            raise InputError(f"{shown}: already exists (use --force to replace it)")
     directory = os.path.dirname(target) or "."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=".xstatecalc-", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise InputError(f"{target}: cannot write: {e.strerror or e}") from None
+        raise InputError(f"{shown}: cannot write: {e.strerror or e}") from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, target)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if force and st is not None:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # fails if the name appeared meanwhile: no race with another writer
+            except FileExistsError:
+                raise InputError(f"{shown}: already exists (use --force to replace it)") from None
+            except OSError:
+                # A file system without hard links: O_EXCL claims the name, then the rename fills it.
+                excl = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.close(excl)
+                os.replace(tmp, target)
+            else:
+                os.unlink(tmp)
+    except OSError as e:
+        _remove(tmp)
+        raise InputError(f"{shown}: cannot write: {e.strerror or e}") from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove(tmp)
         raise
+
+
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass

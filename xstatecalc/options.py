@@ -16,12 +16,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import components as C
+from .profile import KNOWN_FLAGS
 
-# CPU flags (the kernel's X86_FEATURE_* names) that decide which xfeatures Linux enables.
-KNOWN_FLAGS = frozenset(
-    """FPU FXSR XMM AVX XSAVE XSAVEOPT XSAVEC XSAVES XGETBV1 XFD MPX AVX512F INTEL_PT PKU
-    SHSTK IBT ENQCMD AMX_TILE APX ARCH_LBR UINTR HYPERVISOR""".split()
-)
 
 # X86_FEATURE_* numbers (word * 32 + bit, arch/x86/include/asm/cpufeatures.h; the same in 5.4, 5.10, 5.15 and
 # 7.3): clearcpuid= takes these before 5.19.

@@ -8,7 +8,6 @@ name the file, the key and the line.
 from __future__ import annotations
 
 import os
-import re
 from typing import NamedTuple
 
 from . import components as C
@@ -29,7 +28,8 @@ _TOP_KEYS = {
     "hypothetical", "flags", "xcr0_supported", "xss_supported", "components", "reported", "notes",
 }
 _COMP_KEYS = {"size", "offset", "supervisor", "align64", "xfd", "name"}
-_REPORTED_KEYS = {"xcr0_size", "xcr0_max_size", "compacted_size", "xcr0", "xss"}
+_REPORTED_KEYS = {"xcr0_size", "xcr0_max_size", "compacted_size", "xcr0", "xss", "compacted_fixed"}
+MAX_NAME = 64
 
 
 class Component(NamedTuple):
@@ -55,6 +55,7 @@ class Reported(NamedTuple):
     compacted_size: int | None = None  # CPUID(0xD,1).EBX for XCR0|IA32_XSS in effect
     xcr0: int | None = None  # XCR0 in effect, where known
     xss: int | None = None  # IA32_XSS in effect, where known
+    compacted_fixed: bool | None = None  # 0xD.1 EBX fits no IA32_XSS: the CPU reports it whatever XSS is
 
 
 class Profile(NamedTuple):
@@ -80,6 +81,11 @@ class Profile(NamedTuple):
 
     def has(self, flag: str) -> bool:
         return flag in self.flags
+
+
+def _is_name(name: str) -> bool:
+    return (0 < len(name) <= MAX_NAME and name[0].isascii() and name[0].isalnum()
+            and all(ch.isascii() and (ch.isalnum() or ch in "._+-") for ch in name))
 
 
 def _close(word, choices, n=1, cutoff=0.6):
@@ -117,23 +123,31 @@ class _Doc:
             for knode, vnode in node.value:
                 if not isinstance(knode, yaml.ScalarNode):
                     raise ProfileError(self.source, path, "mapping keys must be plain scalars", knode.start_mark.line + 1)
-                k = _scalar(knode)
+                k = self.scalar(knode, path)
                 kpath = f"{path}.{k}" if path else str(k)
                 self.lines[kpath] = knode.start_mark.line + 1
-                if k in out:
+                if k in out or str(k) in {str(x) for x in out}:
                     self.fail(kpath, "duplicate key")
                 out[k] = self.build(vnode, kpath, depth + 1, seen)
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(v, f"{path}[{i}]", depth + 1, seen) for i, v in enumerate(node.value)]
-        return _scalar(node)
+        return self.scalar(node, path)
 
-
-_INT_RE = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*)$")
+    def scalar(self, node, path: str):
+        try:
+            v = _scalar(node)
+        except ValueError as e:
+            raise ProfileError(self.source, path, str(e), node.start_mark.line + 1) from None
+        if isinstance(v, str) and any(not ch.isprintable() for ch in v):
+            raise ProfileError(self.source, path, "contains control or format characters (an escape sequence?)",
+                               node.start_mark.line + 1)
+        return v
 
 
 def _scalar(node):
-    """YAML 1.1 core scalars, resolved by hand so that nothing but str/int/bool/None appears."""
+    """YAML scalars resolved by hand, so that nothing but str/int/bool/None appears and numbers are strict:
+    decimal without a leading zero, or 0x hex; no underscores, octal or binary (is 0256 octal?)."""
     if node.tag.endswith(":str") or node.style in ("'", '"'):
         return node.value
     v = node.value
@@ -143,8 +157,24 @@ def _scalar(node):
         return True
     if v in ("false", "False", "FALSE", "no", "No", "off", "Off"):
         return False
-    if _INT_RE.match(v):
-        return int(v.replace("_", ""), 0)
+    return _number_or_text(v)
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _number_or_text(v: str):
+    body = v[1:] if v[:1] in "+-" else v
+    if not body or body[0] not in _DIGITS:
+        return v
+    low = body.lower()
+    if set(body) <= _DIGITS or low.startswith(("0x", "0o", "0b")) or "_" in body:
+        from .numbers import parse_int
+
+        if low.startswith(("0o", "0b")) or "_" in body:
+            raise ValueError(f"{v[:30]!r}: write numbers as decimal or 0x hex (no underscores, octal or binary)")
+        value = parse_int(body, what="number", bits=64)
+        return -value if v[0] == "-" else value
     return v
 
 
@@ -167,16 +197,35 @@ def parse_yaml(text: str, source: str):
 
 
 def _check_flow_depth(text: str, source: str) -> None:
-    # libyaml recurses per nesting level; refuse absurd flow nesting before it does.
-    depth = 0
+    # The composer recurses per nesting level; refuse absurd flow nesting before it does. Brackets inside
+    # quoted strings and comments do not nest.
+    depth, quote = 0, None
     for lineno, line in enumerate(text.splitlines(), 1):
-        for ch in line:
-            if ch in "[{":
+        prev = " "
+        i = 0
+        while i < len(line):
+            ch = line[i]
+            if quote == '"':
+                if ch == "\\":
+                    i += 1
+                elif ch == '"':
+                    quote = None
+            elif quote == "'":
+                if ch == "'":
+                    quote = None
+            elif ch == "#" and prev in " \t":
+                break
+            elif ch in "\"'" and prev in " \t[{,:":
+                quote = ch
+            elif ch in "[{":
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise ProfileError(source, "", f"nested deeper than {MAX_NESTING} levels", lineno)
+                    raise ProfileError(source, "", f"flow collections nested deeper than {MAX_NESTING} levels",
+                                       lineno)
             elif ch in "]}":
                 depth = max(0, depth - 1)
+            prev = ch
+            i += 1
 
 
 # --------------------------------------------------------------------------------------
@@ -190,8 +239,11 @@ def _want(doc: _Doc, data, key: str, typ, path: str, *, required=False, default=
         return default
     v = data[key]
     if typ is int:
-        if isinstance(v, str) and _INT_RE.match(v.strip()):
-            v = int(v.strip().replace("_", ""), 0)
+        if isinstance(v, str) and v.strip()[:1] in _DIGITS:
+            try:
+                v = _number_or_text(v.strip())
+            except ValueError as e:
+                doc.fail(full, str(e))
         if isinstance(v, bool) or not isinstance(v, int):
             doc.fail(full, f"expected an integer, got {type(v).__name__} {v!r}")
         if v < 0:
@@ -225,12 +277,16 @@ def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
         doc.fail("", "a profile must be a mapping of keys to values")
     _unknown_keys(doc, data, _TOP_KEYS, "")
     name = _want(doc, data, "name", str, "", required=True).strip()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", name):
-        doc.fail("name", f"name {name!r} may hold only letters, digits and . _ + -")
+    if not _is_name(name):
+        doc.fail("name", f"name {name[:40]!r} may hold only up to {MAX_NAME} letters, digits and . _ + -, "
+                         "starting with a letter or digit")
     aliases = _want(doc, data, "aliases", list, "", default=[])
     for i, a in enumerate(aliases):
-        if not isinstance(a, str) or not a.strip():
-            doc.fail(f"aliases[{i}]", "aliases must be non-empty strings")
+        if not isinstance(a, str) or not _is_name(a.strip()):
+            doc.fail(f"aliases[{i}]", f"aliases are names too: up to {MAX_NAME} letters, digits and . _ + -")
+    for key, limit in (("description", 300), ("source", 1000)):
+        if isinstance(data.get(key), str) and len(data[key]) > limit:
+            doc.fail(key, f"longer than {limit} characters")
     vendor = _want(doc, data, "vendor", str, "", required=True).lower()
     if vendor not in VENDORS:
         doc.fail("vendor", f"vendor must be one of {', '.join(VENDORS)}")
@@ -247,6 +303,11 @@ def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
         flags.add(fu)
     xcr0 = _want(doc, data, "xcr0_supported", int, "", required=True)
     xss = _want(doc, data, "xss_supported", int, "", default=0)
+    if xss & C.MASK_FPSSE:
+        doc.fail("xss_supported", "x87 and SSE (bits 0, 1) are XCR0 components, never supervisor (IA32_XSS) state")
+    for key, m in (("xcr0_supported", xcr0), ("xss_supported", xss)):
+        if m >> 63 & 1:
+            doc.fail(key, "bit 63 is reserved (XCR0 bit 63 extends the register)")
     if xcr0 & xss:
         doc.fail("xss_supported", f"components {C.names(xcr0 & xss)} are in both xcr0_supported and xss_supported")
     comps_raw = _want(doc, data, "components", dict, "", default={})
@@ -254,10 +315,12 @@ def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
     notes = list(_want(doc, data, "notes", list, "", default=[]))
     for k, v in comps_raw.items():
         where = f"components.{k}"
-        if isinstance(k, str) and k.strip().isdigit():
+        if isinstance(k, str) and k.strip().isascii() and k.strip().isdigit() and len(k.strip()) <= 2:
             k = int(k)
-        if not isinstance(k, int) or isinstance(k, bool) or not 2 <= k <= 63:
-            doc.fail(where, "component keys are numbers 2..63 (x87 and SSE are fixed and not listed)")
+        if not isinstance(k, int) or isinstance(k, bool) or not 2 <= k <= 62:
+            doc.fail(where, "component keys are numbers 2..62 (x87 and SSE are fixed and not listed)")
+        if k in comps:
+            doc.fail(where, f"component {k} is listed twice")
         if not isinstance(v, dict):
             doc.fail(where, "expected a mapping with size/offset/supervisor/align64/xfd")
         _unknown_keys(doc, v, _COMP_KEYS, where)
@@ -287,7 +350,8 @@ def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
     _check_overlaps(doc, comps)
     rep = _want(doc, data, "reported", dict, "", default={})
     _unknown_keys(doc, rep, _REPORTED_KEYS, "reported")
-    reported = Reported(**{k: _want(doc, rep, k, int, "reported") for k in _REPORTED_KEYS})
+    reported = Reported(**{k: _want(doc, rep, k, bool if k == "compacted_fixed" else int, "reported")
+                           for k in _REPORTED_KEYS})
     return Profile(
         name=name,
         vendor=vendor,
@@ -365,16 +429,15 @@ _LOADED: dict[str, Profile] = {}
 
 
 def resolve(spec: str) -> Profile:
-    """A profile from a built-in name, an alias, a path to a profile file, or "host" (this machine)."""
+    """A profile from a built-in name, an alias or a path to a profile file.
+
+    'host' (this machine) is resolved above the engine, by the command line (xstatecalc.host).
+    """
     if spec in _LOADED:
         return _LOADED[spec]
     idx = builtin_index()
     key = spec.strip().lower()
-    if key == "host":
-        from .host import host_profile
-
-        prof = host_profile()
-    elif key in idx:
+    if key in idx:
         prof = load_profile(os.path.join(profiles_dir(), idx[key]))
     elif "/" in spec or spec.endswith((".yaml", ".yml")) or os.path.isfile(spec):
         prof = load_profile(spec)

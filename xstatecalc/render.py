@@ -11,6 +11,8 @@ import os
 import sys
 from typing import NamedTuple
 
+from .yamltext import visible
+
 FORMATS = ("table", "json", "yaml", "csv")
 
 
@@ -123,11 +125,12 @@ def draw(view: View, stream=None) -> None:
         for c in t.columns:
             rt.add_column(c.header, justify=c.justify, style=c.style, overflow="fold")
         for row, style in zip(t.rows, t.row_styles or [None] * len(t.rows)):
-            # Plain strings: the console has markup and emoji off, so "[x]" in data stays literal.
-            rt.add_row(*["" if v is None else str(v) for v in row], style=style)
+            # Plain strings: the console has markup and emoji off, so "[x]" in data stays literal; control
+            # characters (an escape sequence in a file name) are shown escaped, never sent to the terminal.
+            rt.add_row(*["" if v is None else visible(str(v), keep_newlines=True) for v in row], style=style)
         console.print(rt)
     for note in view.notes:
-        console.print(note)
+        console.print(visible(note, keep_newlines=True))
 
 
 def emit(view: View, fmt: str, stream=None) -> None:

@@ -200,7 +200,13 @@ def dmesg_check_view(b, res, *, kernel_source: str) -> View:
                f"the log differs from the model: {len(res.differing)} line(s) differ, "
                f"{len(res.unexpected)} unexpected")
     notes = [f"{verdict} ({len(res.matching)} matching, {len(res.missing)} not in the log)."]
-    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "kernel_source": kernel_source,
+    boot_rec = None
+    if res.boot is not None:
+        boot_rec = {"index": res.boot.index, "of": res.boots, "line": res.boot.line, "banner": res.boot.kernel}
+        if res.boots > 1:
+            notes.insert(0, f"The log holds {res.boots} boots; checked the last, boot {res.boot.index} (from line "
+                            f"{res.boot.line}{', Linux ' + res.boot.kernel if res.boot.kernel else ''}).")
+    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "kernel_source": kernel_source, "boot": boot_rec,
             "options": b.options.describe(), "ok": res.ok, "matching": res.matching,
             "differing": [{"model": w, "log": g} for w, g in res.differing],
             "unexpected": res.unexpected, "missing": res.missing, "ignored": res.ignored}

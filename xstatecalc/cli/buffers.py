@@ -6,7 +6,8 @@ import click
 
 from ..errors import InputError
 from . import cli
-from .common import CPU_HELP, cpus, emit, kernel_options, one_cpu, one_kernel, output_options, wants_host
+from .common import (CPU_HELP, boot_all, cpus, emit, kernel_options, one_cpu, one_kernel, output_options,
+                     wants_host)
 from .common import kernels as resolve_kernels
 
 
@@ -31,12 +32,11 @@ def sizes(cpu_specs, kernels, options, explain, fmt):
       xstatecalc sizes --cpu zen4 --kernel lts
       xstatecalc sizes --cpu spr --disable noxsaves --kernel 6.8
     """
-    from ..fpu import boot
     from ..views import sizes_view
 
     profiles = cpus(cpu_specs)
     models = resolve_kernels(kernels, host=wants_host(cpu_specs))
-    boots = [boot(p, k, options) for p in profiles for k in models]
+    boots = boot_all(profiles, models, options)
     emit(sizes_view(boots, want_explain=explain), fmt)
 
 
@@ -51,12 +51,11 @@ def features(cpu, kernels, options, fmt):
     Example:
       xstatecalc features --cpu sapphire-rapids --kernel 6.6
     """
-    from ..fpu import boot
     from ..views import features_view
 
     p = one_cpu(cpu, "features")
     k = one_kernel(kernels, "features", host=wants_host([cpu]))
-    emit(features_view(boot(p, k, options)), fmt)
+    emit(features_view(boot_all([p], [k], options)[0]), fmt)
 
 
 @cli.command()
@@ -78,7 +77,6 @@ def layout(cpu, mask, feature_list, kernels, options, fmt):
       xstatecalc layout --cpu apx --features avx,avx512,pkru,apx
     """
     from .. import components as C
-    from ..fpu import boot
     from ..numbers import parse_mask
     from ..views import layout_view
 
@@ -97,7 +95,7 @@ def layout(cpu, mask, feature_list, kernels, options, fmt):
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--features") from None
     else:
-        m = boot(p, k, options).kernel_max.features
+        m = boot_all([p], [k], options)[0].kernel_max.features
     m |= C.MASK_FPSSE
     missing = [n for n in C.bits(m & ~C.MASK_FPSSE) if n not in p.components]
     if missing:

@@ -8,7 +8,8 @@ import click
 
 from ..errors import InputError
 from . import cli
-from .common import CPU_HELP, EXIT_PROBLEM, emit, kernel_options, one_cpu, one_kernel, output_options, wants_host
+from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, emit, kernel_options, one_cpu, one_kernel, output_options,
+                     wants_host)
 
 
 @cli.command()
@@ -31,14 +32,13 @@ def check(profile, cpu, kernels, options, fmt):
     """
     from ..checks import check as run_checks
     from ..checks import has_errors
-    from ..fpu import boot
     from ..views import check_findings_view
 
     if profile and cpu:
         raise click.UsageError("give PROFILE or --cpu, not both")
     p = one_cpu(profile or cpu, "check")
     k = one_kernel(kernels, "check", host=wants_host([profile or cpu]))
-    b = boot(p, k, options)
+    (b,) = boot_all([p], [k], options)
     findings = run_checks(b)
     emit(check_findings_view(b, findings), fmt)
     if has_errors(findings):
@@ -63,12 +63,11 @@ def compare(src, dst, kernels, options, fmt):
       xstatecalc compare zen4 skylake-sp --format json | jq .verdicts
     """
     from ..compare import component_rows, verdicts
-    from ..fpu import boot
     from ..report import flat_values, sizes_record
     from ..views import compare_view
 
     k = one_kernel(kernels, "compare", host=wants_host([src, dst]))
-    a, b = (boot(one_cpu(spec, "compare"), k, options) for spec in (src, dst))
+    a, b = boot_all([one_cpu(spec, "compare") for spec in (src, dst)], [k], options)
     fa, fb = flat_values(sizes_record(a)), flat_values(sizes_record(b))
     sizes = {name: (fa[name], fb.get(name)) for name in fa}
     vs, common = verdicts(a, b)
@@ -100,7 +99,7 @@ def verify(expectations, fmt):
     from ..expect import evaluate, load
     from ..views import verify_view
 
-    results = [r for case in load(expectations) for r in evaluate(case)]
+    results = [r for case in load(expectations) for r in evaluate(case, resolve_cpu=lambda s: one_cpu(s, "verify"))]
     emit(verify_view(results), fmt)
     if not all(r["ok"] for r in results):
         sys.exit(EXIT_PROBLEM)
@@ -124,13 +123,12 @@ def dmesg(cpu, kernels, options, logfile, fmt):
       xstatecalc dmesg --cpu spr --kernel 6.1 --disable clearcpuid=enqcmd --check bug-report.txt
     """
     from .. import dmesg as D
-    from ..fpu import boot
     from ..inputs import read_text
     from ..views import dmesg_check_view, dmesg_view
 
     p = one_cpu(cpu, "dmesg")
     if logfile is None:
-        b = boot(p, one_kernel(kernels, "dmesg", host=wants_host([cpu])), options)
+        (b,) = boot_all([p], [one_kernel(kernels, "dmesg", host=wants_host([cpu]))], options)
         lines = D.boot_lines(b)
         if fmt == "text":
             click.echo("\n".join(lines))
@@ -143,8 +141,7 @@ def dmesg(cpu, kernels, options, logfile, fmt):
         version = D.log_kernel_version(text)
         source = f"'Linux version {version}' in the log" if version else "newest model; the log names no version"
         kernels = (version,) if version else ()
-    k = one_kernel(kernels, "dmesg")
-    b = boot(p, k, options)
+    (b,) = boot_all([p], [one_kernel(kernels, "dmesg")], options)
     res = D.check(b, text)
     if not res.found:
         raise InputError(f"{'<stdin>' if logfile == '-' else logfile}: no x86/fpu boot lines found "

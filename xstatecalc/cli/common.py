@@ -22,17 +22,26 @@ KERNEL_HELP = ("Kernel version: 6.1, 6.1.134, 6.1.y (newest point release), v6.8
                "with --cpu host.")
 
 
+def _say(kind: str, message: str) -> None:
+    from ..yamltext import visible
+
+    text = visible(str(message))  # one line, and no escape sequence from a file name reaches the terminal
+    if len(text) > 2000:
+        text = text[:1997] + "..."
+    click.echo(f"xstatecalc: {kind}: {text}", err=True)
+
+
 def error(message: str) -> None:
     """One line on stderr, prefixed like every other diagnostic."""
-    click.echo(f"xstatecalc: error: {message}", err=True)
+    _say("error", message)
 
 
 def warn(message: str) -> None:
-    click.echo(f"xstatecalc: warning: {message}", err=True)
+    _say("warning", message)
 
 
 def note(message: str) -> None:
-    click.echo(f"xstatecalc: note: {message}", err=True)
+    _say("note", message)
 
 
 class XstateGroup(click.Group):
@@ -46,6 +55,14 @@ class XstateGroup(click.Group):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(args=args, prog_name=prog_name, **kwargs)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _quiet_stdout()
+            sys.exit(0)
+        except OSError as e:  # > /dev/full, a closed stdout
+            _quiet_stdout()
+            error(f"cannot write the output: {e.strerror or e}")
+            sys.exit(EXIT_USAGE)
         except click.UsageError as e:
             cmd = e.ctx.command_path if e.ctx is not None else "xstatecalc"
             error(f"{e.format_message()} (see '{cmd} --help')")
@@ -185,6 +202,23 @@ def kernels(specs, *, host: bool = False):
                 _WARNED.add(w)
                 warn(w)
     return models
+
+
+def boot_all(profiles, models, options):
+    """Boot every profile on every kernel; what the model sees and the kernel does not print goes to stderr."""
+    from ..fpu import boot
+
+    out = []
+    for p in profiles:
+        for k in models:
+            b = boot(p, k, options)
+            for w in b.warnings:
+                text = f"{p.name} on Linux {k.label}: {w}"
+                if text not in _WARNED:
+                    _WARNED.add(text)
+                    warn(text)
+            out.append(b)
+    return out
 
 
 def one_kernel(specs, command: str, *, host: bool = False):

@@ -7,7 +7,8 @@ import sys
 import click
 
 from . import cli
-from .common import CPU_HELP, EXIT_PROBLEM, emit, kernel_options, one_cpu, one_kernel, output_options, wants_host
+from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, emit, kernel_options, one_cpu, one_kernel, output_options,
+                     wants_host)
 
 
 @cli.command()
@@ -35,13 +36,12 @@ def guest(cpu, kernels, options, enable, process, sigaltstack, fmt):
       xstatecalc guest --enable amx --process --sigaltstack 8192
       xstatecalc guest --enable amx -f json | jq '.[] | {step, call, alloc: .state.fpstate.allocated}'
     """
-    from ..fpu import boot
     from ..guest import ENOSPC, GuestFlowError, dynamic_request, guest_flow, process_flow
     from ..views import guest_view
 
     p = one_cpu(cpu, "guest")
     k = one_kernel(kernels, "guest", host=wants_host([cpu]))
-    b = boot(p, k, options)
+    (b,) = boot_all([p], [k], options)
     try:
         idx = dynamic_request(b, enable)
     except GuestFlowError as e:

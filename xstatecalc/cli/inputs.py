@@ -40,11 +40,15 @@ def import_(dump, name, fmt_from, output, force):
         note(n)
     for w in res.warnings:
         warn(w)
+    for f in res.findings:
+        warn(f)
     if output and output != "-":
         write_atomic(output, res.text, force=force)
         note(f"wrote profile {res.name!r} to {output}")
     else:
         click.echo(res.text, nl=False)
+    if res.findings:
+        sys.exit(EXIT_PROBLEM)
 
 
 @cli.command()

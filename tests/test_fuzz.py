@@ -2,7 +2,10 @@
 reader fed random, mutated and hostile text. Each ends in a result or one clean message
 (exit 0, 1 or 2), never a traceback, and never leaves a half-written file.
 
-Budget: examples are few and derandomized so the suite stays fast and repeatable in CI.
+Budget: examples are few and derandomized so the suite stays fast and repeatable in CI. For a long,
+random run set XSTATECALC_FUZZ_EXAMPLES (see tests/README.md), e.g.
+
+    XSTATECALC_FUZZ_EXAMPLES=20000 python -m pytest tests/test_fuzz.py -q
 """
 
 import os
@@ -22,7 +25,8 @@ from xstatecalc.profile import Component, Profile, loads_profile
 from . import dumpfmt
 from .conftest import load_data
 
-FAST = settings(max_examples=60, deadline=None, derandomize=True,
+_LONG = int(os.environ.get("XSTATECALC_FUZZ_EXAMPLES", "0") or 0)
+FAST = settings(max_examples=_LONG or 60, deadline=None, derandomize=not _LONG,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 REGS = load_data("cpuid_regs.yaml")
 MODELS = all_models()
@@ -242,3 +246,109 @@ def test_random_expectation_files(run, tmp_path_factory, text):
     f = tmp_path_factory.mktemp("e") / "e.yaml"
     f.write_text(text)
     _assert_clean_exit(run("verify", f), (0, 1, 2))
+
+
+# ---------------------------------------------------------------- the layouts of the InstLatx64 collection
+
+_HEADERS = ["------[ Logical CPU #{n} ]------", "------[ CPUID Registers / Logical CPU #{n} ]------",
+            "CPU#{n:03d} AffMask: 0x{m:016X} ", "CPU {n}:", None]
+
+
+@FAST
+@given(st.sampled_from(sorted(REGS)), st.sampled_from(_HEADERS), st.booleans(), st.integers(1, 3), st.data())
+def test_aida_layouts(cpu, header, tagged, ncpus, data):
+    """Every header style, tags on or off, several CPUs, optionally a pasted line with other values:
+    the import ends in a profile whose leaf 0xD is the CPU's, or in one clean error."""
+    regs = dumpfmt.registers(REGS[cpu])
+    lines = []
+    for n in range(ncpus):
+        if header:
+            lines.append(header.format(n=n, m=1 << n))
+        for (leaf, sub), r in regs.items():
+            tag = f" [SL {sub:02X}]" if tagged and leaf in (7, 0xD) else ""
+            lines.append(f"CPUID {leaf:08X}: {r[0]:08X}-{r[1]:08X}-{r[2]:08X}-{r[3]:08X}{tag}")
+    if data.draw(st.booleans()):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        lines.insert(i, data.draw(st.sampled_from(lines)).replace("0", "1", 1))
+    try:
+        res = I.to_profile(I.parse("\n".join(lines), "a.txt"))
+    except InputError as e:
+        assert "a.txt" in str(e)
+    else:
+        p = loads_profile(res.text, "x.yaml")
+        assert p.xcr0_supported & 0x3 == regs[(0xD, 0)][0] & 0x3
+
+
+# ---------------------------------------------------------------- strings users type
+
+@FAST
+@given(st.text(max_size=80) | st.from_regex(r"v?[0-9]{1,3}\.[0-9]{1,3}(\.[0-9y]{1,3})?([-+.][a-z0-9._+-]{0,30})?",
+                                          fullmatch=True))
+def test_version_strings(text):
+    from xstatecalc.errors import KernelVersionError
+    from xstatecalc.kernels import model_for
+
+    try:
+        m = model_for(text)
+    except KernelVersionError as e:
+        assert "\n" not in str(e) and len(str(e)) < 400
+    else:
+        assert m.model and m.label == text.strip()
+
+
+@FAST
+@given(st.text(max_size=60) | st.sampled_from(["nopku", "noxsaves", "clearcpuid=avx512f,xfd", "CONFIG_X86_64=n",
+                                                "clearcpuid=304", "amx", "pku"]))
+def test_switch_words(word):
+    from xstatecalc.options import make_options
+
+    try:
+        o = make_options([word])
+    except ValueError as e:
+        assert len(str(e)) < 2000
+    else:
+        boot(dumpfmt_profile(), MODELS[-1], o)
+
+
+def dumpfmt_profile():
+    from xstatecalc.profile import resolve
+
+    return resolve("sapphire-rapids")
+
+
+@FAST
+@given(st.text(max_size=200))
+def test_yaml_quote_round_trip(text):
+    import yaml
+
+    from xstatecalc.yamltext import quote
+
+    back = yaml.safe_load("v: " + quote(text))["v"]
+    assert back == "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
+@FAST
+@given(st.text(max_size=40) | st.integers(-2, 1 << 70))
+def test_strict_integers(value):
+    from xstatecalc.numbers import parse_int
+
+    try:
+        v = parse_int(value, what="n")
+    except ValueError:
+        pass
+    else:
+        assert 0 <= v < 1 << 64
+
+
+@FAST
+@given(st.lists(st.sampled_from(["[    0.000000] Linux version 6.6.9 (a@b) #1", "\x1b[1mx86/fpu: Supporting XSAVE "
+                                 "feature 0x001: 'x87 floating point registers'\x1b[0m", "-- Boot 0123 --",
+                                 "x86/fpu: Enabled xstate features 0x7, context size is 832 bytes, using 'compacted' "
+                                 "format.", "x86/fpu: xstate_offset[2]:  576, xstate_sizes[2]:  256", "noise"]),
+                max_size=30))
+def test_pasted_boot_logs(lines):
+    from xstatecalc import dmesg as D
+
+    found = D.boots("\n".join(lines))
+    assert [b.index for b in found] == list(range(1, len(found) + 1))
+    assert all(b.lines for b in found)

@@ -22,8 +22,10 @@ def import_(dump, name, fmt_from, output, force):
     """Turn a CPUID dump into a profile.
 
     Reads `cpuid -r` (Todd Allen), AIDA64/InstLatx64, the kernel's own CPUID dump
-    from an XSAVE consistency warning, or Intel SDE cpuid.def. Notes and
-    disagreements go to stderr; the profile goes to stdout or -o.
+    from an XSAVE consistency warning, or Intel SDE cpuid.def, in every layout the
+    InstLatx64 collection uses. Notes and disagreements go to stderr; the profile goes to
+    stdout or -o. Exit 1 (profile still written) when the dump's leaf 0xD is one the
+    kernel would distrust, e.g. a CPUID(0xD,1).EBX that no IA32_XSS explains.
 
     \b
     Examples:

@@ -14,6 +14,8 @@ class Runner(CliRunner):
     """CliRunner that lets unexpected exceptions through (they are bugs)."""
 
     def __call__(self, *args, input=None, env=None):
+        # Wide by default, so a test reads whole table cells; width tests pass their own COLUMNS.
+        env = {"COLUMNS": "200", **(env or {})}
         return self.invoke(cli, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
 
 

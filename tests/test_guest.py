@@ -24,18 +24,18 @@ def test_sapphire_rapids_newest_reference_5_6():
     # 2. perm and guest_perm at exec; ARCH_GET_XCOMP_*; KVM_CAP_XSAVE2 = max(4096, 2696).
     assert vmm.state["perm"] == {"features": "0x20ae7", "size": 2560, "user_size": 2816}
     assert vmm.state["guest_perm"] == {"features": "0x21ae7", "size": 2560, "user_size": 2816, "locked": False}
-    assert vmm.returns["ARCH_GET_XCOMP_SUPP"] == "0x602e7"
-    assert vmm.returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x202e7"
-    assert vmm.returns["KVM_CAP_XSAVE2"] == 4096
+    assert vmm.returns["arch_get_xcomp_supp"] == "0x602e7"
+    assert vmm.returns["arch_get_xcomp_guest_perm"] == "0x202e7"
+    assert vmm.returns["kvm_cap_xsave2"] == 4096
     # §9.2: KVM_GET_SUPPORTED_CPUID before permission: 0x2E7 / 2696, 0xD.1 EBX 2480.
-    assert vmm.returns["KVM_GET_SUPPORTED_CPUID.0xD.0"]["eax"] == "0x2e7"
-    assert vmm.returns["KVM_GET_SUPPORTED_CPUID.0xD.0"]["ebx"] == 2696
-    assert vmm.returns["KVM_GET_SUPPORTED_CPUID.0xD.1"]["ebx"] == 2480
+    assert vmm.returns["kvm_get_supported_cpuid"]["leaf_0xd_0"]["eax"] == "0x2e7"
+    assert vmm.returns["kvm_get_supported_cpuid"]["leaf_0xd_0"]["ebx"] == 2696
+    assert vmm.returns["kvm_get_supported_cpuid"]["leaf_0xd_1"]["ebx"] == 2480
     # 3. ARCH_REQ_XCOMP_GUEST_PERM(18)
     assert req.result == 0
     assert req.state["guest_perm"] == {"features": "0x61ae7", "size": 10752, "user_size": 11008, "locked": False}
-    assert req.returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x602e7" and req.returns["KVM_CAP_XSAVE2"] == 11008
-    assert req.returns["KVM_GET_SUPPORTED_CPUID.0xD.1"]["ebx"] == 10752
+    assert req.returns["arch_get_xcomp_guest_perm"] == "0x602e7" and req.returns["kvm_cap_xsave2"] == 11008
+    assert req.returns["kvm_get_supported_cpuid"]["leaf_0xd_1"]["ebx"] == 10752
     # 4. KVM_CREATE_VCPU
     assert vcpu.state["fpstate"] == {"allocated": 2624, "size": 2560, "user_size": 2816, "xfeatures": "0x21ae7",
                                      "user_xfeatures": "0x202e7", "xfd": "0x0"}
@@ -44,7 +44,7 @@ def test_sapphire_rapids_newest_reference_5_6():
     assert cpuid.state["fpstate"] == {"allocated": 10816, "size": 10752, "user_size": 11008, "xfeatures": "0x61ae7",
                                       "user_xfeatures": "0x602e7", "xfd": "0x0"}
     assert cpuid.state["gfpu"]["uabi_size"] == 11008
-    assert cpuid.returns["KVM_GET_XSAVE"] == "-EINVAL" and cpuid.returns["KVM_GET_XSAVE2 needs"] == 11008
+    assert cpuid.returns["kvm_get_xsave"] == "-EINVAL" and cpuid.returns["kvm_get_xsave2"] == 11008
     # 6. what the guest sees: std(0x602E7) = 11008, compacted with or without XSS = 10752.
     assert run.state["guest_cpuid"]["leaf_0xd_0_ebx"] == 11008
     assert run.state["guest_cpuid"]["leaf_0xd_1_ebx"] == 10752
@@ -57,10 +57,10 @@ def test_sapphire_rapids_newest_reference_5_6():
 def test_sapphire_rapids_6_1_reference_5_6(kernel, alloc):
     by, _ = flow("sapphire-rapids", kernel)
     assert by["VMM"].state["guest_perm"]["features"] == "0x202e7"  # a copy of perm before 6.17
-    assert by["VMM"].returns["KVM_CAP_XSAVE2"] == 4096
-    assert by["VMM"].returns["KVM_GET_SUPPORTED_CPUID.0xD.0"]["ebx"] == 2816  # pre-6.4: XTILE_CFG not filtered
+    assert by["VMM"].returns["kvm_cap_xsave2"] == 4096
+    assert by["VMM"].returns["kvm_get_supported_cpuid"]["leaf_0xd_0"]["ebx"] == 2816  # pre-6.4: XTILE_CFG not filtered
     assert by["request"].state["guest_perm"]["size"] == 10752
-    assert by["request"].returns["KVM_CAP_XSAVE2"] == 11008
+    assert by["request"].returns["kvm_cap_xsave2"] == 11008
     assert by["create"].state["fpstate"]["allocated"] == alloc
     assert by["create"].state["fpstate"]["size"] == 2560
     assert by["create"].state["gfpu"]["uabi_size"] == 4096
@@ -85,7 +85,7 @@ def test_granite_rapids_matches_hardware():
     assert all(gnr.components[n] == spr.components[n] for n in (2, 5, 6, 7, 9, 17, 18))  # same sub-leaves
     by, _ = flow("granite-rapids", "6.18")
     # KVM_CAP_XSAVE2 after permission and the guest's 0xD.0 EBX are the hardware's CPUID(0xD,0) ECX/EBX.
-    assert by["request"].returns["KVM_CAP_XSAVE2"] == hw["sl0_ecx"]
+    assert by["request"].returns["kvm_cap_xsave2"] == hw["sl0_ecx"]
     assert by["the"].state["guest_cpuid"]["leaf_0xd_0_ebx"] == hw["sl0_ebx"]
     assert by["set"].state["fpstate"]["allocated"] == 10816  # §9.1: 10752 whatever the supervisor set
 
@@ -100,7 +100,7 @@ def test_apx_hypothetical_reference_9_4():
 
 def test_permission_is_locked_after_vcpu_creation():
     by, _ = flow("sapphire-rapids", "6.18", enable=())
-    assert by["create"].returns["ARCH_REQ_XCOMP_GUEST_PERM(18) from now on"] == "-EBUSY"
+    assert by["create"].returns["arch_req_xcomp_guest_perm_now"] == {"xtile_data": "-EBUSY"}
     assert by["set"].state["fpstate"]["allocated"] == 2624
 
 
@@ -111,11 +111,12 @@ def test_516_has_no_guest_permissions():
 
 
 def test_517_permission_bug_and_its_backport():
-    # §5.3: 5.16/early 5.17 stored only the request; 063452fd94d1 (5.18; stable 5.16.20, 5.17.3).
-    by, _ = flow("sapphire-rapids", "5.17")
-    assert by["request"].returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x40000"
-    by, _ = flow("sapphire-rapids", "5.17.3")
-    assert by["request"].returns["ARCH_GET_XCOMP_GUEST_PERM"] == "0x602e7"
+    # §5.3: 5.16/early 5.17 stored only the request; 063452fd94d1 (5.18; stable 5.16.20, and 5.17.2 as Ubuntu's
+    # changelog of its 5.17 kernel shows: 'Jammy update: v5.17.2 upstream stable release').
+    by, _ = flow("sapphire-rapids", "5.17.1")
+    assert by["request"].returns["arch_get_xcomp_guest_perm"] == "0x40000"
+    by, _ = flow("sapphire-rapids", "5.17.2")
+    assert by["request"].returns["arch_get_xcomp_guest_perm"] == "0x602e7"
 
 
 def test_not_dynamic_feature_is_refused():
@@ -132,15 +133,29 @@ def test_not_dynamic_feature_is_refused():
 
 def test_process_flow_sigaltstack():
     b = boot(resolve("sapphire-rapids"), resolve_kernel("6.18"), NO_PASID)
-    steps = process_flow(b, [18], sigaltstack=8192)
-    assert steps[2].result == "-ENOSPC" and "11952" in steps[2].notes[0]  # §6.2: framesize 11952 on SPR
-    assert steps[3].result == "SIGILL"
+    steps = {st.call.split("(")[0]: st for st in process_flow(b, [18], sigaltstack=8192)}
+    # §6.2: without permission the frame holds user.default (2816): round_up(736 + 15 + 2816 + 4 + 112 + 63, 16)
+    assert steps["sigaltstack"].result == 0 and "3760" in steps["sigaltstack"].notes[0]
+    assert steps["arch_prctl"].result == "-ENOSPC" and "11952" in steps["arch_prctl"].notes[-1]  # §6.2 framesize
+    assert steps["AMX instruction -> #NM"].result == "SIGILL"
     steps = process_flow(b, [18], sigaltstack=11952)
-    assert steps[2].result == 0
-    assert steps[2].state["perm"] == {"features": "0x60ae7", "size": 10752, "user_size": 11008}
+    request = next(st for st in steps if st.call.startswith("arch_prctl"))
+    assert request.result == 0
+    assert request.state["perm"] == {"features": "0x60ae7", "size": 10752, "user_size": 11008}
     # first AMX use: #NM -> realloc(perm.__state_size + 64); AT_MINSIGSTKSZ unchanged (§6.2)
-    assert steps[3].state["fpstate"]["allocated"] == 10816
-    assert steps[3].state["signal"] == {"AT_MINSIGSTKSZ": 11952, "frame_xstate": 11012}
+    first = next(st for st in steps if st.function.startswith("xfd_enable_feature"))
+    assert first.state["fpstate"]["allocated"] == 10816
+    assert first.state["signal"] == {"at_minsigstksz": 11952, "frame": 11952}
+    assert steps[-1].result == 0 and steps[-1].state["signal"]["margin"] == 0
+
+
+def test_process_without_amx_still_judges_the_stack(run):
+    # Zen 4 has no AMX: every process gets the full frame from the start, 3376 bytes (the real 7700X log).
+    res = run("guest", "--cpu", "zen4", "--process", "--sigaltstack", "4096")
+    assert res.exit_code == 0 and "OK: the 4096-byte alternate stack holds the 3376-byte signal frame, margin +720" in res.stdout
+    res = run("guest", "--cpu", "zen4", "--process", "--sigaltstack", "3000")
+    assert res.exit_code == 1 and "SIGSEGV" in res.stdout
+    assert "handle_xfd_event" not in run("guest", "--cpu", "zen4", "--enable", "amx", "--process").stdout
 
 
 def test_guest_cli_json_is_a_list_of_steps(run_json):
@@ -155,10 +170,12 @@ def test_guest_cli_refuses_static_feature(run):
     assert res.exit_code == 2 and "Only dynamic features need a permission" in res.stderr
 
 
-def test_guest_cli_sigaltstack_exit_codes(run):
-    assert run("guest", "--enable", "amx", "--sigaltstack", "8192").exit_code == 1
+def test_guest_cli_exit_codes(run):
+    assert run("guest", "--enable", "amx", "--sigaltstack", "8192").exit_code == 1  # -ENOSPC, then SIGILL
     assert run("guest", "--enable", "amx", "--sigaltstack", "16384").exit_code == 0
-    assert run("guest", "--sigaltstack", "8192").exit_code == 2
+    assert run("guest", "--sigaltstack", "8192").exit_code == 0  # no permission asked: the 3760-byte frame fits
+    assert run("guest", "--cpu", "zen4", "--enable", "amx").exit_code == 1  # -EOPNOTSUPP
+    assert run("guest", "--kernel", "5.16", "--enable", "amx").exit_code == 1  # -EINVAL: no guest permissions
 
 
 def test_guest_table_has_split_view(run):

@@ -4,6 +4,8 @@ Every number here comes from the audit (../reference/kernel-audit.md, which read
 reference model's worked examples, or a release tree read for this project (cited at the test).
 """
 
+import json
+
 import pytest
 
 from xstatecalc import dmesg as D
@@ -326,9 +328,12 @@ def test_5_10_has_pasid():
     assert (hex(x.kernel_max.features), x.kernel_max.size) == ("0x6e7", 2448)
 
 
-def test_old_kernels_have_no_guest_permissions(run_json):
-    steps = run_json("guest", "--cpu", "spr", "--kernel", "5.4", "--enable", "amx")
-    assert steps[0]["model"] == "5.4"
+def test_old_kernels_have_no_guest_permissions(run):
+    # ARCH_REQ_XCOMP_GUEST_PERM arrived in 5.17 (reference §5): older arch_prctl() returns -EINVAL, exit 1.
+    res = run("guest", "--cpu", "spr", "--kernel", "5.4", "--enable", "amx", "--format", "json")
+    steps = json.loads(res.stdout)
+    assert res.exit_code == 1 and steps[0]["model"] == "5.4"
+    assert next(s for s in steps if s["call"].startswith("arch_prctl"))["result"] == "-EINVAL"
 
 
 # ------------------------------------------------------------------ the kernels command

@@ -14,11 +14,6 @@ from .kernels import KernelModel, newest
 from .options import Options, apply as apply_options
 from .profile import Profile
 
-RT_SIGFRAME = 440  # sizeof(struct rt_sigframe) on x86-64: 8 + ucontext 304 + siginfo 128
-SIGFRAME_IA32 = 736  # sizeof(struct sigframe_ia32): 732 bytes padded to 8 (u64 in _fpx_sw_bytes)
-# 32-bit kernel: the same struct with u64 aligned to 4 (gcc -m32 on the 7.3 uapi headers gives 732, -m64 736).
-SIGFRAME_I386_NATIVE = 732
-FP_XSTATE_MAGIC2_SIZE = 4
 FPSTATE_HDR = 64  # ALIGN(offsetof(struct fpstate, regs), 64): vzalloc'd fpstates carry it
 KVM_XSAVE_SIZE = 4096  # sizeof(struct kvm_xsave)
 FPREGS_STATE_SIZE = 4096  # sizeof(union fpregs_state): bound for the default/init buffer
@@ -87,7 +82,9 @@ class Boot:
         """AT_MINSIGSTKSZ (= 'signal: max sigframe size'), get_sigframe_size()."""
         if not self.kernel.sigframe:
             return None
-        return sigframe_size(self, self.user_max.size)
+        from .sigframe import frame_size
+
+        return frame_size(self, self.user_max.size)
 
     @property
     def regset_xstate(self) -> int | None:
@@ -107,29 +104,6 @@ def make_options(disable=(), *, ia32_emulation: bool = True, arch: str = "x86_64
     from .options import make_options as _make
 
     return _make(disable, ia32_emulation=ia32_emulation, arch=arch)
-
-
-def fpstate_size_for_signals(boot: Boot, ia32: bool | None = None) -> int:
-    """fpu__get_fpstate_size(): user max + FP_XSTATE_MAGIC2 + the ia32 fsave header.
-
-    *ia32* overrides CONFIG_IA32_EMULATION (to show both variants).
-    """
-    ia32 = boot.options.ia32_emulation if ia32 is None else ia32
-    size = boot.user_max.size + (FP_XSTATE_MAGIC2_SIZE if boot.xsave else 0)
-    if (ia32 or not boot.options.x86_64) and "FXSR" in boot.flags:
-        size += C.FSAVE_SIZE
-    return size
-
-
-def sigframe_size(boot: Boot, user_size: int, ia32: bool | None = None) -> int:
-    """max_frame_size with *user_size* as the xstate part (init_sigframe_size())."""
-    ia32 = boot.options.ia32_emulation if ia32 is None else ia32
-    if not boot.options.x86_64:
-        frame = SIGFRAME_I386_NATIVE
-    else:
-        frame = SIGFRAME_IA32 if ia32 else RT_SIGFRAME
-    fpstate = fpstate_size_for_signals(boot, ia32) - boot.user_max.size + user_size
-    return (frame + 15 + fpstate + 63 + 15) // 16 * 16
 
 
 def _erratum_1386(profile: Profile, kernel: KernelModel, options: Options) -> bool:

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 
 from . import components as C
 from . import layout as L
-from .fpu import FPSTATE_HDR, KVM_XSAVE_SIZE, Boot, sigframe_size
+from .fpu import FPSTATE_HDR, KVM_XSAVE_SIZE, Boot
 
 EINVAL, EOPNOTSUPP, EBUSY, ENOSPC, EPERM = "-EINVAL", "-EOPNOTSUPP", "-EBUSY", "-ENOSPC", "-EPERM"
+SIGILL, SIGSEGV = "SIGILL", "SIGSEGV"
+ENOMEM = "-ENOMEM"
+FAILURES = (EINVAL, EOPNOTSUPP, EBUSY, ENOSPC, EPERM, ENOMEM, SIGILL, SIGSEGV)  # a step with one of these: exit 1
 
 # KVM_SUPPORTED_XCR0 before AMX (arch/x86/kvm/x86.c): x87, SSE, AVX, MPX, AVX-512, PKRU.
 KVM_SUPPORTED_XCR0 = C.mask_of(C.FP, C.SSE, C.YMM, C.BNDREGS, C.BNDCSR, C.OPMASK, C.ZMM_HI256, C.HI16_ZMM,
@@ -76,6 +79,11 @@ class Step:
     returns: dict = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """An error return or a fatal signal: the command exits 1."""
+        return isinstance(self.result, str) and self.result in FAILURES
 
     def record(self) -> dict:
         """The JSON object of this step (documented in README, 'guest --format json')."""
@@ -152,10 +160,11 @@ class _Flow:
 
     def boot_step(self):
         b = self.b
-        cfg = {f"{w}.{v}": {"features": _hex(b.config(w, v).features), "size": b.config(w, v).size,
-                            "format": b.config(w, v).format}
-               for w, v in (("kernel", "max"), ("kernel", "default"), ("user", "max"), ("user", "default"),
-                            ("guest", "default"))}
+        cfg: dict = {}
+        for w, v in (("kernel", "max"), ("kernel", "default"), ("user", "max"), ("user", "default"),
+                     ("guest", "default")):
+            c = b.config(w, v)
+            cfg.setdefault(w, {})[v] = {"features": _hex(c.features), "size": c.size, "format": c.format}
         self.state["configs"] = cfg
         notes = [] if b.xsave else [f"XSAVE is off ({b.disabled_reason}): every buffer is the legacy image"]
         self.add("boot", "fpu__init_system_xstate()", "fpu__init_system_xstate / init_xstate_size", 0,
@@ -245,17 +254,16 @@ class GuestFlow(_Flow):
         return kvm_compacted_size(self.b, mask)
 
     def kvm_returns(self) -> dict:
-        if self.k.guest_perm == "none":
-            return {"KVM_CAP_XSAVE2": None, "ARCH_GET_XCOMP_GUEST_PERM": EINVAL}
+        """What the VMM reads back: arch_prctl, KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2), KVM_GET_SUPPORTED_CPUID."""
         x = self.filtered_xcr0()
         xss = self.supported_xss()
-        out = {"ARCH_GET_XCOMP_GUEST_PERM": _hex(self.perm_guest[0] & self.k.user_supported),
-               "KVM_CAP_XSAVE2": max(KVM_XSAVE_SIZE, self.kvm_std(x)),
-               "KVM_GET_SUPPORTED_CPUID.0xD.0": {"eax": _hex(x & 0xFFFFFFFF), "ebx": self.kvm_std(x),
-                                                 "ecx": self.kvm_std(x)}}
+        cpuid = {"leaf_0xd_0": {"eax": _hex(x & 0xFFFFFFFF), "ebx": self.kvm_std(x), "ecx": self.kvm_std(x)}}
         if kvm_reports_compacted(self.b):
-            out["KVM_GET_SUPPORTED_CPUID.0xD.1"] = {"ebx": self.kvm_cmp(x | xss), "ecx": _hex(xss)}
-        return out
+            cpuid["leaf_0xd_1"] = {"ebx": self.kvm_cmp(x | xss), "ecx": _hex(xss)}
+        if self.k.guest_perm == "none":
+            return {"arch_get_xcomp_guest_perm": EINVAL, "kvm_cap_xsave2": None, "kvm_get_supported_cpuid": cpuid}
+        return {"arch_get_xcomp_guest_perm": _hex(self.perm_guest[0] & self.k.user_supported),
+                "kvm_cap_xsave2": max(KVM_XSAVE_SIZE, self.kvm_std(x)), "kvm_get_supported_cpuid": cpuid}
 
     def run(self) -> list[Step]:
         b, k = self.b, self.k
@@ -270,17 +278,16 @@ class GuestFlow(_Flow):
         self.state["perm"] = self.perm_record(*self.perm_host)
         if k.guest_perm != "none":
             self.state["guest_perm"] = self.perm_record(*self.perm_guest, guest=True)
-        supp = (b.user_max.features | C.MASK_FPSSE) if k.xcomp_prctl else EINVAL
+        supp = _hex(b.user_max.features | C.MASK_FPSSE) if k.xcomp_prctl else EINVAL
         notes = []
         if k.guest_perm == "none":
-            notes.append(f"Linux {k.label} has no guest permissions: KVM guests cannot use dynamic features "
+            notes.append(f"Linux {k.model} has no guest permissions: KVM guests cannot use dynamic features "
                          "(guest AMX arrived in 5.17)")
         elif k.guest_perm == "perm":
             notes.append("guest_perm starts as a copy of perm ('Same defaults for guests'); 6.17 gives it "
                          "guest_default_cfg")
         self.add("VMM process starts", "exec()", "fpstate_reset / fpu_init_fpstate_user", 0,
-                 returns={"ARCH_GET_XCOMP_SUPP": _hex(supp) if isinstance(supp, int) else supp,
-                          **self.kvm_returns()}, notes=notes)
+                 returns={"arch_get_xcomp_supp": supp, **self.kvm_returns()}, notes=notes)
         # 3. the VMM asks for the dynamic features.
         for idx in self.enable:
             res, new, why = self.request(True, idx)
@@ -290,7 +297,7 @@ class GuestFlow(_Flow):
             notes = [why] if why else []
             if new and k.perm_store == "requested":
                 notes.append("5.16/5.17 bug: __state_perm keeps only the request (063452fd94d1: fixed in 5.18, "
-                             "5.16.20, 5.17.3)")
+                             "5.16.20, 5.17.2)")
             self.add(f"request {C.key(idx)} for guests", f"arch_prctl(ARCH_REQ_XCOMP_GUEST_PERM, {idx})",
                      "xstate_request_perm(guest=true)", res, returns=self.kvm_returns(), notes=notes)
         # 4. KVM_CREATE_VCPU: fpu_alloc_guest_fpstate().
@@ -308,8 +315,10 @@ class GuestFlow(_Flow):
                                      "xfeatures": _hex(b.kernel_max.features),
                                      "user_xfeatures": _hex(b.user_max.features), "xfd": "0x0"}
             self.add("create the vCPU", "ioctl(KVM_CREATE_VCPU)", "kvm_arch_vcpu_create", 0,
-                     notes=[f"Linux {k.label}: the guest FPU is a struct fpu from x86_fpu_cache holding the full "
-                            "max-size buffer (fpu_kernel_xstate_size); no dynamic features, no uabi_size"])
+                     returns={"kvm_get_xsave": KVM_XSAVE_SIZE},
+                     notes=[f"Linux {k.model}: the guest FPU is a struct fpu from x86_fpu_cache holding the full "
+                            "max-size buffer (fpu_kernel_xstate_size); no dynamic features, no uabi_size; "
+                            "KVM_GET_XSAVE returns the 4096-byte struct kvm_xsave"])
             return
         sizes = {"user_default": b.user_default.size, "kernel_default": b.kernel_default.size,
                  "guest_default": b.guest_default.size}
@@ -329,22 +338,25 @@ class GuestFlow(_Flow):
                  "plus the 64-byte struct fpstate header"]
         if alloc - FPSTATE_HDR < state_cfg.size:
             notes.append(f"under-allocation: fpstate->size {state_cfg.size} > {alloc - FPSTATE_HDR} bytes of "
-                         "buffer (fixed by 1937e18cc3cf: 6.15, 6.1.134, 6.6.87, 6.12.23)")
+                         "buffer (fixed by 1937e18cc3cf: 6.15, 6.1.134, 6.6.87, 6.12.23, 6.13.11, 6.14.2)")
+        returns = {"kvm_get_xsave": KVM_XSAVE_SIZE}
         if k.guest_perm != "none":
             self.perm_guest = (self.perm_guest[0] | FPU_GUEST_PERM_LOCKED,) + self.perm_guest[1:]
             self.state["guest_perm"] = self.perm_record(*self.perm_guest, guest=True)
             notes.append("guest_perm is now locked: a request for a feature not yet permitted gets -EBUSY")
-        self.add("create the vCPU", "ioctl(KVM_CREATE_VCPU)", "fpu_alloc_guest_fpstate", 0,
-                 returns={"KVM_GET_XSAVE": "4096 bytes (struct kvm_xsave)"}, notes=notes)
-        if k.guest_perm != "none":
             # What a request made only now would get (nothing changes): the lock at work.
+            later = {}
             for idx in self.enable or list(C.bits(k.user_dynamic)):
                 res, _, why = self.request(True, idx)
                 if why != "already permitted":
-                    self.steps[-1].returns[f"ARCH_REQ_XCOMP_GUEST_PERM({idx}) from now on"] = res
+                    later[C.key(idx)] = res
+            if later:
+                returns["arch_req_xcomp_guest_perm_now"] = later
+        self.add("create the vCPU", "ioctl(KVM_CREATE_VCPU)", "fpu_alloc_guest_fpstate", 0, returns=returns,
+                 notes=notes)
 
     def set_cpuid(self):
-        k, b = self.k, self.b
+        k = self.k
         want = C.mask_of(*self.enable) & self.filtered_xcr0() if self.enable else 0
         if k.guest_perm == "none" or not want:
             self.add("set the guest CPUID", "ioctl(KVM_SET_CPUID2)", "kvm_check_cpuid", 0,
@@ -367,12 +379,13 @@ class GuestFlow(_Flow):
                                  "user_xfeatures": _hex(int(fs["user_xfeatures"], 16) | x),
                                  "xfd": _hex(int(fs["xfd"], 16) & ~x)}
         self.state["gfpu"] = {"xfeatures": _hex(int(gf["xfeatures"], 16) | x), "uabi_size": perm[2]}
-        get_xsave = EINVAL if perm[2] > KVM_XSAVE_SIZE else "4096 bytes"
         self.add("set the guest CPUID", f"ioctl(KVM_SET_CPUID2) with 0xD.0 EAX including {_hex(x)}",
                  "fpu_enable_guest_xfd_features -> fpstate_realloc", 0,
-                 returns={"KVM_GET_XSAVE": get_xsave, "KVM_GET_XSAVE2 needs": perm[2]},
+                 returns={"kvm_get_xsave": EINVAL if perm[2] > KVM_XSAVE_SIZE else KVM_XSAVE_SIZE,
+                          "kvm_get_xsave2": perm[2]},
                  notes=[f"vzalloc({perm[1]} + {FPSTATE_HDR}) from guest_perm.__state_size; uabi_size = "
-                        "guest_perm.__user_state_size"])
+                        "guest_perm.__user_state_size" + ("; KVM_GET_XSAVE now fails (uabi_size > 4096): use "
+                                                          "KVM_GET_XSAVE2" if perm[2] > KVM_XSAVE_SIZE else "")])
 
     def guest_cpuid(self):
         b, k = self.b, self.k
@@ -387,7 +400,8 @@ class GuestFlow(_Flow):
         if kvm_reports_compacted(b):
             cpuid["leaf_0xd_1_ebx"] = self.kvm_cmp(xcr0 | (xss if k.kvm_xss_in_cpuid else 0))
             notes.append("0xD.1 EBX = compacted size of XCR0" + (" | IA32_XSS (6.18+)" if k.kvm_xss_in_cpuid
-                                                                 else " (guest IA32_XSS not counted before 6.18)"))
+                                                                 else " (guest IA32_XSS not counted before 6.18)")
+                         + ("" if k.kvm_xsave_aligned else "; KVM ignores 64-byte alignment here before 5.17"))
         if not xcr0 & C.bit(C.FP):
             notes.append("XCR0 without x87 is architecturally invalid: KVM filtered it with the broken guest_perm "
                          "of the 5.16/5.17 permission bug")
@@ -397,14 +411,18 @@ class GuestFlow(_Flow):
 
 
 class ProcessFlow(_Flow):
-    """An ordinary process asking for AMX: ARCH_REQ_XCOMP_PERM, then #NM on first use."""
+    """An ordinary process asking for dynamic features (AMX): ARCH_REQ_XCOMP_PERM, then first use;
+    with a sigaltstack of a given size, what the kernel makes of it at every step."""
 
-    def __init__(self, b: Boot, enable: list[int], sigaltstack: int | None):
+    def __init__(self, b: Boot, enable: list[int], sigaltstack: int | None, strict: bool = False):
         super().__init__(b)
-        self.enable, self.sigaltstack = enable, sigaltstack
+        self.enable, self.sigaltstack, self.strict = enable, sigaltstack, strict
 
     def run(self) -> list[Step]:
+        from .sigframe import judge, signal_stack
+
         b, k = self.b, self.k
+        ss = signal_stack(b, strict=self.strict)
         self.boot_step()
         kd, ud = b.kernel_default, b.user_default
         self.perm_host = (kd.features, kd.size, ud.size)
@@ -412,40 +430,57 @@ class ProcessFlow(_Flow):
         self.state["fpstate"] = {"allocated": None, "size": kd.size, "user_size": ud.size,
                                  "xfeatures": _hex(kd.features), "user_xfeatures": _hex(ud.features),
                                  "xfd": _hex(b.user_max.features & k.user_dynamic if b.xsave else 0)}
-        self.state["signal"] = {"AT_MINSIGSTKSZ": b.sigframe_min, "frame_xstate": ud.size + 4 if b.xsave else None}
+        self.state["signal"] = {"at_minsigstksz": ss.at_minsigstksz, "frame": ss.frame_default}
+        notes = ["the default buffer is inline in struct fpu (task_struct): no vzalloc"]
+        if not ss.dynamic:
+            notes.append("this CPU and kernel have no dynamic features: every process gets the full frame, "
+                         f"{ss.frame_permitted} bytes, from the start")
         self.add("process starts", "exec()", "fpstate_reset", 0,
-                 returns={"ARCH_GET_XCOMP_SUPP": _hex(b.user_max.features | C.MASK_FPSSE) if k.xcomp_prctl
+                 returns={"arch_get_xcomp_supp": _hex(b.user_max.features | C.MASK_FPSSE) if k.xcomp_prctl
                           else EINVAL,
-                          "ARCH_GET_XCOMP_PERM": _hex(self.perm_host[0] & k.user_supported) if k.xcomp_prctl
-                          else EINVAL},
-                 notes=["the default buffer is inline in struct fpu (task_struct): no vzalloc"])
+                          "arch_get_xcomp_perm": _hex(self.perm_host[0] & k.user_supported) if k.xcomp_prctl
+                          else EINVAL, "at_minsigstksz": ss.at_minsigstksz}, notes=notes)
+        if self.sigaltstack is not None:
+            v = judge(ss, self.sigaltstack, permitted=False)
+            self.state["sigaltstack"] = self.sigaltstack
+            res = ENOMEM if v.verdict == "refused-by-sigaltstack" else 0
+            self.add(f"install a {self.sigaltstack}-byte alternate stack", f"sigaltstack(ss_size={self.sigaltstack})",
+                     "do_sigaltstack / sigaltstack_size_valid", res,
+                     notes=[v.why] if res else [f"accepted: {v.why}" if v.fits else f"accepted, but {v.why}"])
         granted = 0
         for idx in self.enable:
             res, new, why = self.request(False, idx)
             notes = [why] if why else []
-            if new and b.sigframe_min:
-                # validate_sigaltstack(usize), before the permission is stored
-                need = sigframe_size(b, new[2])
-                if self.sigaltstack and self.sigaltstack < need:
+            if new and self.sigaltstack and ss.perm_min is not None:
+                need = ss.frame_permitted - b.user_max.size + new[2]
+                if self.sigaltstack < need:
                     res, new = ENOSPC, None
                     notes.append(f"validate_sigaltstack(): an alternate signal stack of {self.sigaltstack} bytes "
                                  f"is smaller than the {need}-byte frame AMX needs")
                 else:
-                    notes.append(f"validate_sigaltstack(): every thread's sigaltstack must be 0 (none) or >= "
-                                 f"{need} bytes")
+                    notes.append(f"validate_sigaltstack(): the {self.sigaltstack}-byte stack is at least {need}")
+            elif new and ss.perm_min is not None:
+                notes.append(f"validate_sigaltstack(): every thread's sigaltstack must be 0 (none) or >= "
+                             f"{ss.perm_min} bytes")
             if new:
                 self.perm_host = new
                 self.state["perm"] = self.perm_record(*new)
                 granted |= C.bit(idx)
             self.add(f"request {C.key(idx)}", f"arch_prctl(ARCH_REQ_XCOMP_PERM, {idx})",
                      "xstate_request_perm(guest=false)", res,
-                     returns={"ARCH_GET_XCOMP_PERM": _hex(self.perm_host[0] & k.user_supported)}
+                     returns={"arch_get_xcomp_perm": _hex(self.perm_host[0] & k.user_supported)}
                      if k.xcomp_prctl else {}, notes=notes)
         for idx in self.enable:
             x = C.bit(idx)
             if not granted & x:
-                self.add(f"first {C.key(idx)} instruction", "AMX instruction -> #NM", "handle_xfd_event", "SIGILL",
-                         notes=["no permission: the #NM handler sends SIGILL"])
+                if "XFD" in b.flags and b.user_max.features & x:
+                    self.add(f"first {C.key(idx)} instruction", "AMX instruction -> #NM", "handle_xfd_event",
+                             SIGILL, notes=["no permission: XFD traps the first use and the #NM handler sends "
+                                            "SIGILL"])
+                else:
+                    self.add(f"first {C.key(idx)} instruction", "AMX instruction", "-", SIGILL,
+                             notes=["the kernel never enabled the feature (not in XCR0): the instruction raises "
+                                    "#UD, the process gets SIGILL"])
                 continue
             fs = self.state["fpstate"]
             ksz, usz = self.perm_host[1], self.perm_host[2]
@@ -453,11 +488,26 @@ class ProcessFlow(_Flow):
                                      "xfeatures": _hex(int(fs["xfeatures"], 16) | x),
                                      "user_xfeatures": _hex(int(fs["user_xfeatures"], 16) | x),
                                      "xfd": _hex(int(fs["xfd"], 16) & ~x)}
-            self.state["signal"] = {"AT_MINSIGSTKSZ": b.sigframe_min, "frame_xstate": usz + 4}
+            self.state["signal"] = {"at_minsigstksz": ss.at_minsigstksz,
+                                    "frame": ss.frame_permitted - b.user_max.size + usz}
             self.add(f"first {C.key(idx)} instruction", "AMX instruction -> #NM",
                      "xfd_enable_feature -> fpstate_realloc", 0,
                      notes=[f"vzalloc({ksz} + {FPSTATE_HDR}) from perm.__state_size",
                             "AT_MINSIGSTKSZ does not change: it was computed from fpu_user_cfg.max_size at boot"])
+        if self.sigaltstack is not None:
+            permitted = bool(granted)
+            v = judge(ss, self.sigaltstack, permitted=permitted)
+            frame = self.state["signal"]["frame"]
+            result = 0 if v.fits else (SIGSEGV if v.verdict in ("dies-on-delivery", "fits-without-amx") else
+                                        ENOMEM if v.verdict == "refused-by-sigaltstack" else ENOSPC)
+            if self.steps and self.steps[-1].result == ENOSPC:
+                result = 0 if self.sigaltstack >= frame else SIGSEGV
+            margin = self.sigaltstack - frame
+            self.state["signal"]["margin"] = margin
+            self.add("a signal arrives on the alternate stack", f"signal delivery ({frame}-byte frame)",
+                     "get_sigframe", result,
+                     notes=[f"{self.sigaltstack} bytes {'hold' if margin >= 0 else 'do not hold'} the {frame}-byte "
+                            f"frame: margin {margin:+d}" + ("" if margin >= 0 else "; the kernel sends SIGSEGV")])
         return self.steps
 
 
@@ -466,6 +516,26 @@ def guest_flow(b: Boot, enable: list[int]) -> list[Step]:
     return GuestFlow(b, enable).run()
 
 
-def process_flow(b: Boot, enable: list[int], sigaltstack: int | None = None) -> list[Step]:
+def process_flow(b: Boot, enable: list[int], sigaltstack: int | None = None, strict: bool = False) -> list[Step]:
     """An ordinary process requesting dynamic features (and its signal stack)."""
-    return ProcessFlow(b, enable, sigaltstack).run()
+    return ProcessFlow(b, enable, sigaltstack, strict).run()
+
+
+def stack_verdict(steps) -> str | None:
+    """One line on the alternate signal stack of a process flow, passing or not (None without one)."""
+    last = steps[-1] if steps else None
+    if last is None or "sigaltstack" not in last.state or "margin" not in last.state.get("signal", {}):
+        return None
+    size, sig = last.state["sigaltstack"], last.state["signal"]
+    bad = [st for st in steps if st.failed]
+    if bad:
+        st = bad[0]
+        return (f"FAILS: the {size}-byte alternate stack: step {st.nr} ({st.event}) gets {st.result}; "
+                f"the signal frame is {sig['frame']} bytes, AT_MINSIGSTKSZ {sig['at_minsigstksz']}.")
+    return (f"OK: the {size}-byte alternate stack holds the {sig['frame']}-byte signal frame, margin "
+            f"{sig['margin']:+d} (AT_MINSIGSTKSZ {sig['at_minsigstksz']}).")
+
+
+def failed(steps) -> list:
+    """The steps whose result is an error or a fatal signal (the command exits 1)."""
+    return [st for st in steps if st.failed]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from . import components as C
 from . import layout as L
-from .fpu import Boot, Options, sigframe_size
+from .fpu import Boot, Options
+from .sigframe import frame_size
 
 CONFIG_NAMES = {
     ("kernel", "max"): "fpu_kernel_cfg.max_features / max_size",
@@ -41,7 +42,7 @@ def sigframe_variants(b: Boot) -> tuple[int | None, int | None]:
     """AT_MINSIGSTKSZ with and without IA32 emulation."""
     if not b.kernel.sigframe:
         return None, None
-    return sigframe_size(b, b.user_max.size, ia32=True), sigframe_size(b, b.user_max.size, ia32=False)
+    return frame_size(b, b.user_max.size, ia32=True), frame_size(b, b.user_max.size, ia32=False)
 
 
 def sizes_record(b: Boot) -> dict:

@@ -214,6 +214,8 @@ def dmesg_check_view(b, res, *, kernel_source: str) -> View:
 
 
 def _cell(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, dict):
         return " ".join(f"{k}={_cell(x)}" for k, x in v.items())
     return "-" if v is None else str(v)
@@ -227,31 +229,48 @@ def _lookup(state: dict, dotted: str):
 
 def guest_view(b, steps, *, flow: str) -> View:
     """One row per step of the guest (or process) flow, then the kernel/uAPI split."""
+    from .guest import stack_verdict
+
     title = (f"{b.profile.name} on {linux(b.kernel)}: "
-             + ("KVM guest fpstate, step by step" if flow == "guest" else "an AMX process, step by step"))
-    t = Table(title, [Column("#", R), Column("event / call"), Column("kernel function"), Column("result", R),
-                      Column("what changed"), Column("returns")],
+             + ("KVM guest fpstate, step by step" if flow == "guest" else "a process and its dynamic features, "
+                "step by step"))
+    t = Table(title, [Column("#", R), Column("event", wrap=True), Column("kernel function", wrap=True),
+                      Column("result", R), Column("call", wrap=True, optional=True),
+                      Column("what changed", wrap=True, optional=True), Column("returns", wrap=True, optional=True)],
               caption="state names: perm/guest_perm = struct fpu_state_perm, fpstate = struct fpstate, "
-                      "gfpu = struct fpu_guest")
-    records = []
+                      "gfpu = struct fpu_guest; red rows fail (exit 1)")
+    records, csv_rows = [], []
     for st in steps:
-        changed = [c for c in st.changed if not c.startswith("configs")]
         if st.nr == 1:
-            changed = [f"{k}: {v['features']} / {v['size']}" for k, v in st.state["configs"].items()]
+            changed = [f"{w} {v}: {c['features']} / {c['size']}" for w, vs in st.state["configs"].items()
+                       for v, c in vs.items()]
         else:
-            changed = [f"{c} = {_cell(_lookup(st.state, c))}" for c in changed]
-        returns = [f"{k}: {_cell(v)}" for k, v in st.returns.items()]
-        t.add(st.nr, f"{st.event}\n{st.call}", st.function, _cell(st.result),
+            changed = [f"{c} = {_cell(_lookup(st.state, c))}" for c in st.changed]
+        returns = [f"{k}: {_cell(v)}" for k, v in _leaves(st.returns)]
+        t.add(st.nr, st.event, st.function, _cell(st.result), st.call,
               "\n".join(changed + [f"({n})" for n in st.notes]), "\n".join(returns),
-              style="bold" if isinstance(st.result, str) else None)
-        records.append({"cpu": b.profile.name, **kernel_fields(b.kernel), **st.record()})
+              style="bad" if st.failed else None)
+        rec = {"cpu": b.profile.name, **kernel_fields(b.kernel), **st.record()}
+        records.append(rec)
+        head = [b.profile.name, b.kernel.label, st.nr, st.event, st.call, st.function, st.result]
+        csv_rows += [head + ["state." + k, v, k in st.changed] for k, v in _leaves(st.state)]
+        csv_rows += [head + ["returns." + k, v, False] for k, v in _leaves(st.returns)]
+        csv_rows += [head + ["notes", n, False] for n in st.notes]
     tables = [t]
     if flow == "guest":
         tables.append(_split_table(steps))
-    flat = Table("", [Column(h) for h in ("step", "event", "call", "function", "result", "changed")])
-    for st in steps:
-        flat.add(st.nr, st.event, st.call, st.function, _cell(st.result), " ".join(st.changed))
-    return View(records, [x for x in tables if x], csv_table=flat)
+    header = ["cpu", "kernel", "step", "event", "call", "function", "result", "path", "value", "changed"]
+    verdict = stack_verdict(steps)
+    return View(records, [x for x in tables if x], [verdict] if verdict else [], csv_rows=(header, csv_rows))
+
+
+def _leaves(d: dict, prefix: str = ""):
+    """(dotted path, value) for every non-dict value of a nested dict: the paths 'changed' names."""
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
 
 
 def _split_table(steps):

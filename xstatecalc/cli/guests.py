@@ -19,15 +19,16 @@ from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, emit, kernel_options, one
 @click.option("--process", is_flag=True,
               help="Show an ordinary process instead: ARCH_REQ_XCOMP_PERM, then the #NM reallocation.")
 @click.option("--sigaltstack", type=click.IntRange(min=0, max=1 << 40), metavar="BYTES",
-              help="Check an alternate signal stack of BYTES against the permission request (implies "
-                   "--process); exit 1 when the kernel would refuse with -ENOSPC.")
+              help="Follow an alternate signal stack of BYTES through the process flow (implies --process): "
+                   "sigaltstack(), the permission request, a signal. Exit 1 when any step fails.")
 @output_options
 def guest(cpu, kernels, options, enable, process, sigaltstack, fmt):
     """The KVM guest fpstate lifecycle, step by step, with every size.
 
     Boot; the VMM's perm and guest_perm; ARCH_REQ_XCOMP_GUEST_PERM; KVM_CREATE_VCPU
     (fpu_alloc_guest_fpstate); KVM_SET_CPUID2 (the AMX reallocation, uabi_size);
-    and the guest's CPUID 0xD. Each row names the kernel function.
+    and the guest's CPUID 0xD. Each row names the kernel function. Exit 1 when a
+    step fails (-EINVAL, -EOPNOTSUPP, -EPERM, -EBUSY, -ENOSPC, a fatal signal).
 
     \b
     Examples:
@@ -36,7 +37,7 @@ def guest(cpu, kernels, options, enable, process, sigaltstack, fmt):
       xstatecalc guest --enable amx --process --sigaltstack 8192
       xstatecalc guest --enable amx -f json | jq '.[] | {step, call, alloc: .state.fpstate.allocated}'
     """
-    from ..guest import ENOSPC, GuestFlowError, dynamic_request, guest_flow, process_flow
+    from ..guest import GuestFlowError, dynamic_request, failed, guest_flow, process_flow
     from ..views import guest_view
 
     p = one_cpu(cpu, "guest")
@@ -46,11 +47,8 @@ def guest(cpu, kernels, options, enable, process, sigaltstack, fmt):
         idx = dynamic_request(b, enable)
     except GuestFlowError as e:
         raise click.BadParameter(str(e), param_hint="--enable") from None
-    if sigaltstack is not None:
-        process = True
-        if not idx:
-            raise click.UsageError("--sigaltstack checks a permission request: add --enable amx")
+    process = process or sigaltstack is not None
     steps = process_flow(b, idx, sigaltstack) if process else guest_flow(b, idx)
     emit(guest_view(b, steps, flow="process" if process else "guest"), fmt)
-    if sigaltstack is not None and any(st.result == ENOSPC for st in steps):
+    if failed(steps):
         sys.exit(EXIT_PROBLEM)

@@ -23,15 +23,29 @@ from .fpu import Boot
 from .guest import kvm_std_size, kvm_supported_xcr0, kvm_supported_xss
 
 
+CONSUMERS = ("kvm", "raw", "rr", "criu")  # what `compare --for` chooses; each verdict belongs to one
+
+
 @dataclass
 class Verdict:
+    consumer: str  # one of CONSUMERS
     name: str
     ok: bool
     rule: str
     reasons: list[str] = field(default_factory=list)
+    gates: bool = True  # decides the exit code (compare --for)
 
     def record(self) -> dict:
-        return {"name": self.name, "ok": self.ok, "rule": self.rule, "reasons": self.reasons}
+        return {"for": self.consumer, "name": self.name, "ok": self.ok, "gates": self.gates, "rule": self.rule,
+                "reasons": self.reasons}
+
+
+def gate(verdicts: list[Verdict], consumers) -> bool:
+    """Mark the verdicts of *consumers* (all when empty) as deciding; True when all of those pass."""
+    chosen = set(consumers or CONSUMERS)
+    for v in verdicts:
+        v.gates = v.consumer in chosen
+    return all(v.ok for v in verdicts if v.gates)
 
 
 def _names(mask: int) -> str:
@@ -85,19 +99,19 @@ def verdicts(src: Boot, dst: Boot) -> tuple[list[Verdict], dict]:
     sxs, dxs = kvm_supported_xss(src), kvm_supported_xss(dst)
     missing = (sx & ~dx) | (sxs & ~dxs)
     out.append(Verdict(
-        "KVM live migration", not missing,
+        "kvm", "KVM live migration", not missing,
         "every component a source guest may enable (KVM supported XCR0/XSS with full permission) exists on the "
         "destination",
         [f"{dst.profile.name} lacks {_names(missing)}"] if missing else []))
     blob = max(4096, kvm_std_size(src, sx))
     room = max(4096, kvm_std_size(dst, dx))
     out.append(Verdict(
-        "KVM_SET_XSAVE size", blob <= room,
+        "kvm", "KVM_SET_XSAVE size", blob <= room,
         "the source's largest KVM_GET_XSAVE2 blob fits the destination's KVM_CAP_XSAVE2",
         [] if blob <= room else [f"blob of {blob} bytes > {room} on {dst.profile.name}"]))
     reasons = _layout_reasons(src, dst, sx & dx)
     out.append(Verdict(
-        "raw KVM_GET_XSAVE2 blob", not reasons and not missing,
+        "raw", "raw KVM_GET_XSAVE2 blob", not reasons and not missing,
         "same standard offset and size for every component the guest may use (snapshots that copy the blob: "
         "Firecracker, cloud-hypervisor)", reasons + ([f"{dst.profile.name} lacks {_names(missing)}"]
                                                       if missing else [])))
@@ -105,7 +119,7 @@ def verdicts(src: Boot, dst: Boot) -> tuple[list[Verdict], dict]:
     rr = _layout_reasons(src, dst, su & du, ("size", "offset", "align"))
     if su & ~du:
         rr.insert(0, f"the trace may use {_names(su & ~du)}, which {dst.profile.name} lacks")
-    out.append(Verdict("rr record/replay", not rr,
+    out.append(Verdict("rr", "rr record/replay", not rr,
                        "replay CPU has every recorded component, with identical size, offset and alignment", rr))
     criu = []
     sp, dp = src.profile, dst.profile
@@ -117,7 +131,7 @@ def verdicts(src: Boot, dst: Boot) -> tuple[list[Verdict], dict]:
     smax, dmax = L.standard_size(sp, sp.xcr0_supported, "offset"), L.standard_size(dp, dp.xcr0_supported, "offset")
     if smax != dmax:
         criu.append(f"CPU xsave max size mismatch ({smax}/{dmax}): CPUID(0xD,0).ECX")
-    out.append(Verdict("CRIU restore", not criu,
+    out.append(Verdict("criu", "CRIU restore", not criu,
                        "criu --cpu-cap=fpu: source xfeatures within the destination's, 0xD.0 EBX and ECX equal",
                        criu))
     common = sx & dx

@@ -19,6 +19,7 @@ from .yamltext import visible
 
 FORMATS = ("table", "text", "json", "yaml", "csv")
 STATUS_STYLES = {"bad": "bold red", "warn": "yellow", "good": "green", "dim": "dim", "bold": "bold", None: None}
+WRAP_MIN = 24  # the narrowest a prose column is squeezed to before optional columns move under the table
 TEXT_WIDTH = 78  # --format text: fits a mail quoted twice
 
 
@@ -38,6 +39,8 @@ class Table:
         self.title, self.columns, self.caption = title, columns, caption
         self.rows: list[list] = rows if rows is not None else []
         self.row_styles: list[str | None] = [None] * len(self.rows)
+        # Other layouts of the same data, each a list of tables, tried in order when this one cannot fit.
+        self.alternatives: list[list[Table]] = []
 
     def add(self, *cells, style: str | None = None) -> None:
         self.rows.append(list(cells))
@@ -173,13 +176,12 @@ def draw(view: View, stream=None, *, fmt: str = "table") -> None:
     buf = io.StringIO()
     console = Console(file=buf, width=width, markup=False, highlight=False, emoji=False, no_color=not color,
                       force_terminal=color, color_system="standard" if color else None, soft_wrap=False)
-    chosen_box = box.ASCII2 if plain else box.SIMPLE_HEAVY
-    first = True
-    for t in view.tables:
-        if not first:
+    chosen_box = _ascii_box() if plain else box.SIMPLE_HEAVY
+    laid_out = [x for t in view.tables for x in _layout(t, width, fix)]
+    for n, (t, columns) in enumerate(laid_out):
+        if n:
             console.print()
-        first = False
-        _draw_table(console, t, width, chosen_box, fix, color)
+        _draw_table(console, t, columns, width, chosen_box, fix, color)
     for note in view.notes:
         for para in fix(visible(note, keep_newlines=True)).split("\n"):
             for line in _wrap(para, width, "", ""):
@@ -190,23 +192,51 @@ def draw(view: View, stream=None, *, fmt: str = "table") -> None:
     stream.write(text)
 
 
+def _ascii_box():
+    """rich's SIMPLE box (a rule under the header, nothing else) drawn with '-' for mail."""
+    from rich.box import Box
+
+    return Box("    \n    \n -- \n    \n    \n -- \n    \n    \n", ascii=True)
+
+
 def _cell(v) -> str:
     return "" if v is None else visible(str(v), keep_newlines=True)
 
 
-def _draw_table(console, t: Table, width: int, chosen_box, fix, color: bool) -> None:
+def _fit(t: Table, width: int, fix) -> list[int] | None:
+    """The columns to draw so that *t* fits *width* (optional ones dropped last-first), or None."""
     columns = list(range(len(t.columns)))
-    moved: list[int] = []
-    while True:
-        if _min_width(t, columns, fix) <= width:
-            rt = _rich_table(t, columns, chosen_box, fix, color)
-            break
+    while _min_width(t, columns, fix) > width:
         optional = [i for i in columns if t.columns[i].optional]
         if not optional:
-            _draw_records(console, t, fix, width)
-            return
-        moved.insert(0, optional[-1])
+            return None
         columns.remove(optional[-1])
+    return columns
+
+
+def _layout(t: Table, width: int, fix) -> list[tuple[Table, list[int] | None]]:
+    """The tables to draw for *t*: itself if it fits, else the first alternative that fits, else the
+    last alternative (or *t*) as records (columns None)."""
+    fitted = _fit(t, width, fix)
+    if fitted is not None:
+        return [(t, fitted)]
+    for alt in t.alternatives:
+        fits = [_fit(a, width, fix) for a in alt]
+        if all(f is not None for f in fits):
+            return list(zip(alt, fits))
+    last = t.alternatives[-1] if t.alternatives else [t]
+    return [(a, _fit(a, width, fix)) for a in last]
+
+
+def _draw_table(console, t: Table, columns: list[int] | None, width: int, chosen_box, fix, color: bool) -> None:
+    if columns is None:
+        _draw_records(console, t, fix, width)
+        return
+    moved = [i for i in range(len(t.columns)) if i not in columns]
+    rt = _rich_table(t, columns, chosen_box, fix, color)
+    if t.title:
+        for line in _wrap(fix(visible(t.title)), width, "", "  "):
+            console.print(line, soft_wrap=True, style="bold" if color else None)
     console.print(rt)
     if t.caption:
         console.print(fix(visible(t.caption, keep_newlines=True)), style="dim" if color else None)
@@ -237,13 +267,16 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
 
 def _min_width(t: Table, columns, fix) -> int:
     """The narrowest the table can be: unbroken identifiers and numbers, prose down to its longest word,
-    and three characters between columns (padding and rule)."""
-    total = 3 * (len(columns) - 1)
+    and two characters between columns (collapsed padding)."""
+    total = 2 * (len(columns) - 1)
     for i in columns:
         c = t.columns[i]
         texts = [fix(_cell(row[i])) for row in t.rows] + [fix(c.header)]
         if c.wrap:
-            total += max((len(word) for text in texts for word in text.split()), default=1)
+            # Prose narrower than WRAP_MIN reads badly: below that, an optional column moves out first.
+            word = max((len(w) for text in texts for w in text.split()), default=1)
+            line = max((len(x) for text in texts for x in text.split("\n")), default=1)
+            total += min(line, max(word, WRAP_MIN))
         else:
             total += max((len(line) for text in texts for line in text.split("\n")), default=1)
     return total
@@ -258,9 +291,8 @@ def _key(t: Table, row, columns) -> str:
 def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
     from rich.table import Table as RichTable
 
-    rt = RichTable(title=fix(visible(t.title)) if t.title else None, box=chosen_box, title_justify="left",
-                   pad_edge=False, show_edge=False, header_style="bold" if color else None,
-                   title_style="bold" if color else None)
+    rt = RichTable(box=chosen_box, pad_edge=False, show_edge=False, collapse_padding=True,
+                   header_style="bold" if color else None)
     for i in columns:
         c = t.columns[i]
         cells = [_cell(row[i]) for row in t.rows]
@@ -281,7 +313,8 @@ def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
 def _draw_records(console, t: Table, fix, width: int) -> None:
     """The narrowest layout: every row as 'header: value' lines."""
     if t.title:
-        console.print(fix(visible(t.title)))
+        for line in _wrap(fix(visible(t.title)), width, "", "  "):
+            console.print(line, soft_wrap=True)
     for row in t.rows:
         console.print()
         for c, v in zip(t.columns, row):

@@ -14,18 +14,28 @@ def _flags(row: dict) -> str:
 
 
 def sizes_view(boots: list, *, want_explain: bool = False) -> View:
+    """One boot: a table of the configs. Several: values as rows and boots as columns when that fits the
+    width, else one row per CPU and run of kernels with the same numbers."""
     records = [sizes_record(b) for b in boots]
     if want_explain:
         for b, r in zip(boots, records):
             r["explain"] = explain(b)
 
     def build():
-        tables = [_sizes_table(boots[0], records[0])] if len(boots) == 1 else [_compare_table(boots, records)]
-        csv_t = Table("", [Column(h) for h in ("cpu", "kernel", "config", "set", "features", "format", "size")])
-        for r in records:
-            for which, variant in CONFIGS:
-                c = r["configs"][which][variant]
-                csv_t.add(r["cpu"], r["kernel"], which, variant, c["features"], c["format"], c["size"])
+        if len(boots) == 1:
+            tables = [_sizes_table(boots[0], records[0])]
+        else:
+            matrix = _compare_table(boots, records)
+            matrix.alternatives = [[_long_table(boots, records)]]
+            if len({b.profile.name for b in boots}) > 1 and len({b.kernel.label for b in boots}) > 1:
+                by_cpu: dict = {}
+                for b, r in zip(boots, records):
+                    by_cpu.setdefault(b.profile.name, []).append((b, r))
+                per_cpu = [_long_table(*zip(*pairs), one_cpu=True) for pairs in by_cpu.values()]
+                for t in per_cpu[:-1]:
+                    t.caption = None  # said once, under the last
+                matrix.alternatives.append(per_cpu)
+            tables = [matrix]
         notes = []
         for b, r in zip(boots, records):
             if want_explain:
@@ -34,9 +44,11 @@ def sizes_view(boots: list, *, want_explain: bool = False) -> View:
                 notes += [f"{b.profile.name}: {m}" for m in r["problems"]]
         if not want_explain and len(boots) == 1:
             notes.append("Run with --explain to see how each number came about.")
-        return tables, notes, csv_t
+        return tables, notes, None
 
-    return View(records, builder=build)
+    header = ["cpu", "kernel", "model", "name", "value"]
+    rows = [[r["cpu"], r["kernel"], r["model"], name, v] for r in records for name, v in flat_values(r).items()]
+    return View(records, builder=build, csv_rows=(header, rows))
 
 
 def assumptions(options) -> str:
@@ -56,8 +68,8 @@ def _sizes_table(b, rec) -> Table:
     p = b.profile
     title = (f"{p.name} on {linux(b.kernel)}: XSAVE buffers "
              f"({'XSAVE off' if not b.xsave else 'compacted' if b.compacted else 'standard'})")
-    t = Table(title, [Column("config"), Column("set"), Column("features", R), Column("components"),
-                      Column("format"), Column("size", R, "bold"), Column("kernel field")],
+    t = Table(title, [Column("config"), Column("set"), Column("features", R), Column("components", wrap=True),
+                      Column("format"), Column("size", R, "bold"), Column("kernel field", wrap=True, optional=True)],
               caption=f"xcr0 {rec['xcr0']}  xss {rec['xss']}   {p.description}\n" + assumptions(b.options))
     for which, variant in CONFIGS:
         c = rec["configs"][which][variant]
@@ -73,24 +85,74 @@ def _sizes_table(b, rec) -> Table:
     return t
 
 
+def _heads(boots) -> tuple[list[str], str]:
+    """Column heads for boots side by side, and the title that says what they share."""
+    cpus, kernels = {b.profile.name for b in boots}, {b.kernel.label for b in boots}
+    if len(cpus) == 1:
+        return [b.kernel.label for b in boots], f"{boots[0].profile.name}: XSAVE buffers per kernel"
+    if len(kernels) == 1:
+        return [b.profile.name for b in boots], f"XSAVE buffers on {linux(boots[0].kernel)}"
+    return [f"{b.profile.name}@{b.kernel.label}" for b in boots], "XSAVE buffers"
+
+
 def _compare_table(boots, records) -> Table:
-    heads = [f"{b.profile.name}@{b.kernel.label}" if len({x.kernel.label for x in boots}) > 1 else b.profile.name
-             for b in boots]
-    if len({b.profile.name for b in boots}) == 1:
-        heads = [b.kernel.label for b in boots]
-        title = f"{boots[0].profile.name}: XSAVE buffers per kernel"
-    else:
-        title = f"XSAVE buffers on Linux {boots[0].kernel.label}" if len({b.kernel.label for b in boots}) == 1 \
-            else "XSAVE buffers"
-    t = Table(title, [Column("value")] + [Column(h, R) for h in heads])
+    heads, title = _heads(boots)
+    t = Table(title, [Column("", style="bold"), Column("value")] + [Column(h, R) for h in heads])
     flats = [flat_values(r) for r in records]
     for name in flats[0]:
         if name.endswith(".format") or name in ("xsave",):
             continue
         vals = [f.get(name) for f in flats]
-        style = "bold" if len({str(v) for v in vals}) > 1 else None
-        t.add(name, *["-" if v is None else v for v in vals], style=style)
-    t.caption = "bold rows differ; " + assumptions(boots[0].options)
+        differs = len({str(v) for v in vals}) > 1
+        t.add("*" if differs else "", name, *[_cell(v) for v in vals], style="warn" if differs else None)
+    t.caption = "* = the value differs between columns; " + assumptions(boots[0].options)
+    return t
+
+
+LONG_COLUMNS = (("kernel.max.size", "kernel\nmax"), ("kernel.default.size", "kernel\ndefault"),
+                ("user.max.size", "user\nmax"), ("user.default.size", "user\ndefault"),
+                ("guest.default.size", "guest\ndefault"), ("abi.sigframe_min", "AT_MIN\nSIGSTKSZ"))
+
+
+_FORMAT_WORDS = {"cmp": "compacted", "std": "standard", "off": "XSAVE off"}
+
+
+def _fmt(r: dict) -> str:
+    return "off" if not r["xsave"] else "cmp" if r["compacted"] else "std"
+
+
+def _long_table(boots, records, *, one_cpu: bool = False) -> Table:
+    """Many boots: a row per CPU and run of consecutive kernels whose sizes are all the same."""
+    cpus, kernels = {b.profile.name for b in boots}, {b.kernel.label for b in boots}
+    _, title = _heads(boots)
+    if one_cpu:
+        title = f"{boots[0].profile.name}: XSAVE buffers per kernel"
+    cols = ([Column("cpu")] if len(cpus) > 1 else []) + ([Column("kernel")] if len(kernels) > 1 else [])
+    formats = {_fmt(r) for r in records}
+    mixed = len(formats) > 1
+    if not mixed:
+        title += f", {_FORMAT_WORDS[formats.pop()]}"
+    t = Table(title + " (bytes)", cols + [Column(h, R) for _, h in LONG_COLUMNS] + ([Column("fmt")] if mixed else []),
+              caption=("kernel a-b: every kernel asked for from a to b gives these sizes; " if len(kernels) > 1
+                       else "") + ("fmt: cmp = compacted (XSAVES/XSAVEC), std = standard, off = no XSAVE; "
+                                   if mixed else "") + "features and every other value: --format json or csv\n"
+              + assumptions(boots[0].options))
+    run: list = []
+
+    def flush():
+        if run:
+            first, r = run[0][0], run[-1][1]
+            label = first.kernel.label + ("" if len(run) == 1 else f"-{run[-1][0].kernel.label}")
+            ids = ([r["cpu"]] if len(cpus) > 1 else []) + ([label] if len(kernels) > 1 else [])
+            t.add(*ids, *[_cell(flat_values(r)[key]) for key, _ in LONG_COLUMNS], *([_fmt(r)] if mixed else []))
+            run.clear()
+
+    for b, r in zip(boots, records):
+        key = (r["cpu"], r["xsave"], r["compacted"], tuple(flat_values(r)[k] for k, _ in LONG_COLUMNS))
+        if run and run[-1][2] != key:
+            flush()
+        run.append((b, r, key))
+    flush()
     return t
 
 
@@ -98,7 +160,7 @@ def features_view(b) -> View:
     rows = features_record(b)
     t = Table(f"{b.profile.name}: XSAVE components on {linux(b.kernel)}",
               [Column("#", R), Column("name"), Column("size", R), Column("offset", R), Column("ECX"),
-               Column("class"), Column("Linux"), Column("kernel name")],
+               Column("class", wrap=True), Column("Linux", wrap=True), Column("kernel name", optional=True)],
               caption="ECX flags: S supervisor (IA32_XSS), A 64-byte aligned when compacted, X XFD-capable"
                       + "".join(f"\n{e}" for e in b.explain)
                       + f"\nformat: {'compacted' if b.compacted else 'standard'}")
@@ -118,7 +180,7 @@ def layout_view(profile, mask: int, *, kernel=None) -> View:
     what = f"mask {rec['mask']} ({' '.join(rec['names'])})"
     std = Table(f"{profile.name}: standard format, {what} — {rec['standard_size']} bytes",
                 [Column("#", R), Column("component"), Column("offset", R), Column("size", R), Column("end", R)],
-                caption="offsets are CPUID(0xD,i).EBX; dim rows are holes")
+                caption="offsets are CPUID(0xD,i).EBX; rows without a number are the legacy area, the header or holes")
     for r in rec["standard"]:
         if r["supervisor"]:
             continue
@@ -127,7 +189,8 @@ def layout_view(profile, mask: int, *, kernel=None) -> View:
     cmp = Table(f"{profile.name}: compacted format (XSAVEC/XSAVES), {what} — {rec['compacted_size']} bytes",
                 [Column("#", R), Column("component"), Column("xstate_offset", R), Column("size", R),
                  Column("end", R), Column("align64"), Column("padding before", R)],
-                caption="xstate_offset[i] as the kernel prints it for this mask; dim rows are alignment padding")
+                caption="xstate_offset[i] as the kernel prints it for this mask; rows without a number: legacy area, "
+                        "header, 64-byte alignment padding")
     for r in rec["compacted"]:
         cmp.add("" if r["nr"] is None else r["nr"], r["name"], r["compacted_offset"], r["size"],
                 r["compacted_offset"] + r["size"], "yes" if r["align64"] else "",
@@ -142,13 +205,14 @@ def layout_view(profile, mask: int, *, kernel=None) -> View:
 
 
 def cpus_view(profiles) -> View:
-    t = Table("Built-in CPU profiles", [Column("name"), Column("aliases"), Column("vendor"),
-                                        Column("xcr0", R), Column("xss", R), Column("description")],
+    t = Table("Built-in CPU profiles", [Column("name"), Column("aliases", wrap=True), Column("vendor"),
+                                        Column("xcr0", R), Column("xss", R),
+                                        Column("description", wrap=True, optional=True)],
               caption="--cpu also takes a path to a profile file (see docs/profiles.md)")
     data = []
     for p in profiles:
         t.add(p.name, ", ".join(p.aliases), p.vendor, f"{p.xcr0_supported:#x}", f"{p.xss_supported:#x}",
-              p.description, style="italic" if p.hypothetical else None)
+              p.description, style="dim" if p.hypothetical else None)
         data.append({"name": p.name, "aliases": list(p.aliases), "vendor": p.vendor,
                      "xcr0_supported": f"{p.xcr0_supported:#x}", "xss_supported": f"{p.xss_supported:#x}",
                      "hypothetical": p.hypothetical, "description": p.description, "source": p.source})
@@ -162,7 +226,8 @@ def kernels_view(rows, *, branch: str | None = None) -> View:
 
     title = (f"Linux {branch}: the mainline release and its stable backports, by point release" if branch else
              "Linux releases modelled, 4.15 to 7.4 (a version between rows uses the row at or below it)")
-    t = Table(title, [Column("kernel"), Column("moves"), Column("evidence"), Column("what changed")],
+    t = Table(title, [Column("kernel"), Column("moves"), Column("evidence", wrap=True),
+                      Column("what changed", wrap=True)],
               caption="moves: * = a size or mask can change; evidence: source = read in a release "
                       "tree, changelog = a distribution changelog names the stable release, mail = a pull request "
                       "or stable review, audit = kernel-audit.md, inferred = not confirmed; 'xstatecalc kernels "
@@ -185,13 +250,13 @@ def dmesg_view(b, lines: list[str]) -> View:
 
 def dmesg_check_view(b, res, *, kernel_source: str) -> View:
     t = Table(f"x86/fpu lines of the log vs {b.profile.name} on {linux(b.kernel)} ({kernel_source})",
-              [Column("verdict"), Column("model"), Column("log")])
+              [Column("verdict"), Column("model", wrap=True), Column("log", wrap=True)])
     for line in res.matching:
-        t.add("same", line, line, style="dim")
+        t.add("same", line, line, style="good")
     for want, got in res.differing:
-        t.add("DIFFERS", want, got, style="bold")
+        t.add("DIFFERS", want, got, style="bad")
     for line in res.unexpected:
-        t.add("UNEXPECTED", "", line, style="bold")
+        t.add("UNEXPECTED", "", line, style="bad")
     for line in res.missing:
         t.add("not in log", line, "", style="dim")
     for line in res.ignored:
@@ -292,12 +357,12 @@ def _split_table(steps):
 
 def check_findings_view(b, findings) -> View:
     t = Table(f"{b.profile.name} on {linux(b.kernel)}: leaf 0xD checks",
-              [Column("severity"), Column("rule"), Column("finding"), Column("kernel prints"),
-               Column("then")],
+              [Column("severity"), Column("rule"), Column("finding", wrap=True),
+               Column("kernel prints", wrap=True, optional=True), Column("then", wrap=True, optional=True)],
               caption="error: Linux disables or distrusts XSAVE (exit 1); warning: it warns or differs silently")
     for f in findings:
         t.add(f.severity, f.rule, f.message, f.kernel_line or "", f.consequence,
-              style="bold" if f.severity == "error" else ("dim" if f.severity == "info" else None))
+              style={"error": "bad", "warning": "warn", "info": "dim"}.get(f.severity))
     errors = sum(f.severity == "error" for f in findings)
     warnings = sum(f.severity == "warning" for f in findings)
     notes = [f"{errors} error(s), {warnings} warning(s)." if findings else "No findings: the kernel accepts this leaf 0xD."]
@@ -306,53 +371,83 @@ def check_findings_view(b, findings) -> View:
     return View(data, [t] if findings else [], notes, csv_table=t)
 
 
-def compare_view(src, dst, rows, verdicts, common, *, sizes) -> View:
+def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool) -> View:
     sp, dp = src.profile.name, dst.profile.name
+    same_kernel = src.kernel.label == dst.kernel.label
+    if sp == dp:  # one CPU across a kernel upgrade: name the sides by kernel
+        sp, dp = f"{sp}@{src.kernel.label}", f"{dp}@{dst.kernel.label}"
+    where = linux(src.kernel) if same_kernel else f"{linux(src.kernel)} -> {linux(dst.kernel)}"
 
     def side(s, key):
         return "-" if s is None else ("S" if key == "std_offset" and s["supervisor"] else _cell(s[key]))
 
-    comp = Table(f"Components: {sp} vs {dp} ({linux(src.kernel)})",
-                 [Column("#", R), Column("name"), Column(f"size {sp}", R), Column(f"size {dp}", R),
-                  Column(f"offset {sp}", R), Column(f"offset {dp}", R), Column(f"compacted {sp}", R),
-                  Column(f"compacted {dp}", R), Column("align64"), Column("supervisor")],
-                 caption="offset: standard (CPUID EBX; S = supervisor, none); compacted: xstate_offset[i] in each "
-                         "kernel's max buffer; bold rows differ")
+    comp = Table(f"Components: {sp} vs {dp} ({where})",
+                 [Column("", style="bold"), Column("#", R), Column("name"), Column("size", R), Column("", R),
+                  Column("offset", R), Column("", R), Column("compacted", R), Column("", R), Column("align64"),
+                  Column("supervisor")],
+                 caption=f"each pair: {sp} then {dp}; offset: standard (CPUID EBX; S = supervisor, none); "
+                         "compacted: xstate_offset[i] in each kernel's max buffer; * = the component differs")
     for r in rows:
         s, d = r["src"], r["dst"]
-        comp.add(r["nr"], r["name"], side(s, "size"), side(d, "size"), side(s, "std_offset"), side(d, "std_offset"),
-                 side(s, "compacted_offset"), side(d, "compacted_offset"),
-                 "/".join(side(x, "align64") for x in (s, d)), "/".join(side(x, "supervisor") for x in (s, d)),
-                 style="bold" if r["differs"] else None)
-    ver = Table("Verdicts", [Column("check"), Column("verdict"), Column("rule"), Column("why")])
+        comp.add("*" if r["differs"] else "", r["nr"], r["name"], side(s, "size"), side(d, "size"),
+                 side(s, "std_offset"), side(d, "std_offset"), side(s, "compacted_offset"),
+                 side(d, "compacted_offset"), "/".join(side(x, "align64") for x in (s, d)),
+                 "/".join(side(x, "supervisor") for x in (s, d)), style="warn" if r["differs"] else None)
+    comp.alternatives = [[_component_pairs(sp, dp, rows, comp.title, comp.caption)]]
+    ver = Table("Verdicts", [Column("for"), Column("check", wrap=True), Column("verdict"),
+                             Column("why", wrap=True), Column("rule", wrap=True, optional=True)],
+                caption="verdicts in parentheses do not decide the exit code (compare --for)")
     for v in verdicts:
-        ver.add(v.name, "ok" if v.ok else "FAILS", v.rule, "\n".join(v.reasons),
-                style=None if v.ok else "bold")
-    ok = all(v.ok for v in verdicts)
+        word = "ok" if v.ok else "FAILS"
+        ver.add(v.consumer, v.name, word if v.gates else f"({word})", "\n".join(v.reasons) or "-", v.rule,
+                style=("good" if v.ok else "bad") if v.gates else "dim")
+    gating = sorted({v.consumer for v in verdicts if v.gates})
     notes = [f"Common guest feature set (mask a VMM can use on both): xcr0 {common['xcr0']} "
              f"({' '.join(common['names'])}), standard size "
              + " / ".join(f"{k} {v}" for k, v in common["standard_size"].items())
              + ", compacted " + " / ".join(f"{k} {v}" for k, v in common["compacted_size"].items()) + ".",
-             "All verdicts pass." if ok else "At least one verdict fails (exit 1)."]
-    data = {"src": sp, "dst": dp, **kernel_fields(src.kernel), "ok": ok, "components": rows,
+             (f"OK: every verdict for {', '.join(gating)} passes." if ok else
+              f"FAILS: a verdict for {', '.join(gating)} fails (exit 1).")]
+    data = {"src": src.profile.name, "dst": dst.profile.name,
+            "src_kernel": kernel_fields(src.kernel), "dst_kernel": kernel_fields(dst.kernel),
+            **kernel_fields(src.kernel), "for": gating, "ok": ok, "components": rows,
             "configs": sizes, "verdicts": [v.record() for v in verdicts], "common": common}
-    return View(data, [comp, _sizes_pair_table(src, dst, sizes), ver], notes, csv_table=ver)
+    header = ["for", "check", "ok", "gates", "rule", "reasons"]
+    csv_rows = [[v.consumer, v.name, v.ok, v.gates, v.rule, "; ".join(v.reasons)] for v in verdicts]
+    return View(data, [comp, _sizes_pair_table(src, dst, sizes, sp, dp), ver], notes,
+                csv_rows=(header, csv_rows))
 
 
-def _sizes_pair_table(src, dst, sizes) -> Table:
-    t = Table("Sizes", [Column("value"), Column(src.profile.name, R), Column(dst.profile.name, R)],
-              caption="bold rows differ")
+def _component_pairs(sp, dp, rows, title, caption) -> Table:
+    """The component table for narrow widths: one row per component and side."""
+    t = Table(title, [Column("", style="bold"), Column("#", R), Column("name"),
+                                            Column("side"), Column("size", R), Column("offset", R),
+                                            Column("compacted", R), Column("align64"), Column("supervisor")],
+              caption=caption.replace("each pair: " + sp + " then " + dp + "; ", ""))
+    for r in rows:
+        for name, s in ((sp, r["src"]), (dp, r["dst"])):
+            vals = ["-"] * 5 if s is None else [s["size"], "S" if s["supervisor"] else s["std_offset"],
+                                                _cell(s["compacted_offset"]), _cell(s["align64"]),
+                                                _cell(s["supervisor"])]
+            t.add("*" if r["differs"] else "", r["nr"] if name == sp else "", r["name"] if name == sp else "",
+                  name, *vals, style="warn" if r["differs"] else None)
+    return t
+
+
+def _sizes_pair_table(src, dst, sizes, sp, dp) -> Table:
+    t = Table("Sizes", [Column("", style="bold"), Column("value"), Column(sp, R), Column(dp, R)],
+              caption="* = the value differs")
     for name, (a, b) in sizes.items():
-        t.add(name, _cell(a), _cell(b), style="bold" if a != b else None)
+        t.add("*" if a != b else "", name, _cell(a), _cell(b), style="warn" if a != b else None)
     return t
 
 
 def verify_view(results) -> View:
-    t = Table("Expectations", [Column("case"), Column("value"), Column("expected", R), Column("actual", R),
-                               Column("")])
+    t = Table("Expectations", [Column("case", wrap=True), Column("value"), Column("expected", R),
+                               Column("actual", R), Column("")])
     for r in results:
         t.add(r["case"], r["name"], _cell(r["expected"]), _cell(r["actual"]), "ok" if r["ok"] else "DIFFERS",
-              style=None if r["ok"] else "bold")
+              style="good" if r["ok"] else "bad")
     bad = sum(not r["ok"] for r in results)
     notes = [f"{len(results) - bad} of {len(results)} expectations hold."]
     return View({"ok": not bad, "results": results}, [t], notes, csv_table=t)
@@ -360,11 +455,12 @@ def verify_view(results) -> View:
 
 def host_view(b, rows, release: str) -> View:
     t = Table(f"This machine ({b.profile.description}) on Linux {release} (model {b.kernel.model})",
-              [Column("quantity"), Column("model", R), Column("kernel", R), Column("status"), Column("how")],
+              [Column("quantity", wrap=True), Column("model", R), Column("kernel", R), Column("status"),
+               Column("how", wrap=True, optional=True)],
               caption="model: xstatecalc's numbers for this CPUID and kernel; kernel: what the running kernel reports")
     for r in rows:
         t.add(r.quantity, _cell(r.model), _cell(r.kernel), r.status, r.how,
-              style="bold" if r.status == "differs" else ("dim" if r.status == "unavailable" else None))
+              style={"differs": "bad", "unavailable": "dim", "match": "good"}.get(r.status))
     bad = [r.quantity for r in rows if r.status == "differs"]
     notes = [f"differs: {', '.join(bad)}" if bad else "The model agrees with the running kernel on every quantity "
                                                         "it exposes."]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -49,30 +50,51 @@ def check(profile, cpu, kernels, options, fmt):
 @click.argument("src", metavar="SRC")
 @click.argument("dst", metavar="DST")
 @kernel_options
+@click.option("--src-kernel", metavar="VERSION", help="The source's kernel (default: --kernel). SRC@VERSION "
+              "says the same.")
+@click.option("--dst-kernel", metavar="VERSION", help="The destination's kernel (default: --kernel). "
+              "DST@VERSION says the same.")
+@click.option("--for", "consumers", multiple=True, type=click.Choice(["kvm", "raw", "rr", "criu"]),
+              help="The verdicts that decide the exit code: kvm (live migration: components and "
+                   "KVM_SET_XSAVE size), raw (a VMM copying the KVM_GET_XSAVE2 blob), rr, criu. Repeatable; "
+                   "default: all. Every verdict is still shown.")
 @output_options
-def compare(src, dst, kernels, options, fmt):
+def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, fmt):
     """Can XSAVE state move from SRC to DST? Live migration, rr replay, CRIU.
 
-    SRC and DST are CPU names, aliases or profile files. Per component: presence,
-    size, offsets, alignment; per config: sizes side by side; then one verdict per
-    consumer with its rule and the reason. Exit 1 when a verdict fails.
+    SRC and DST are CPU names, aliases or profile files, optionally with a kernel
+    (spr@6.1). Per component: presence, size, offsets, alignment; per config:
+    sizes side by side; then one verdict per consumer with its rule and the
+    reason. Exit 1 when a verdict chosen by --for fails.
 
     \b
     Examples:
       xstatecalc compare sapphire-rapids emerald-rapids
+      xstatecalc compare spr zen4 --src-kernel 6.1 --dst-kernel 6.18 --for kvm
+      xstatecalc compare spr@6.1 spr@6.18
       xstatecalc compare zen4 skylake-sp --format json | jq .verdicts
     """
-    from ..compare import component_rows, verdicts
+    from ..compare import component_rows, gate, verdicts
     from ..report import flat_values, sizes_record
     from ..views import compare_view
 
-    k = one_kernel(kernels, "compare", host=wants_host([src, dst]))
-    a, b = boot_all([one_cpu(spec, "compare") for spec in (src, dst)], [k], options)
+    sides = []
+    for spec, own, opt in ((src, src_kernel, "--src-kernel"), (dst, dst_kernel, "--dst-kernel")):
+        split = "@" in spec and not os.path.exists(spec)  # a profile file may have '@' in its name
+        cpu_spec, at, at_kernel = spec.rpartition("@") if split else (spec, "", "")
+        if at and own:
+            raise click.UsageError(f"{spec!r} names a kernel and so does {opt}: give one")
+        wanted = [at_kernel or own] if (at_kernel or own) else list(kernels)
+        k = one_kernel(wanted, "compare", host=wants_host([cpu_spec]))
+        (b,) = boot_all([one_cpu(cpu_spec, "compare")], [k], options)
+        sides.append(b)
+    a, b = sides
     fa, fb = flat_values(sizes_record(a)), flat_values(sizes_record(b))
     sizes = {name: (fa[name], fb.get(name)) for name in fa}
     vs, common = verdicts(a, b)
-    emit(compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes), fmt)
-    if not all(v.ok for v in vs):
+    ok = gate(vs, consumers)
+    emit(compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes, ok=ok), fmt)
+    if not ok:
         sys.exit(EXIT_PROBLEM)
 
 

@@ -97,7 +97,7 @@ def _quiet_stdout() -> None:
         pass
 
 
-def output_options(fn=None, *, default="table", choices=("table", "json", "yaml", "csv")):
+def output_options(fn=None, *, default="table", choices=("table", "text", "json", "yaml", "csv")):
     """--format/-f, the same on every command (json is the documented contract)."""
 
     def deco(f):

@@ -106,6 +106,59 @@ def test_check_without_fpu_lines_is_an_input_error(run, tmp_path):
     assert "no x86/fpu boot lines" in res.stderr and "Traceback" not in res.stderr
 
 
+def _json(res):
+    import json
+
+    return json.loads(res.stdout)
+
+
+def test_check_without_cpu_reads_the_log_by_itself(run):
+    # The real KVM guest log on a Xeon 8480C (dmesg.md #12): AMX, 0x602e7, 10752 bytes compacted, sigframe 11952.
+    res = run("dmesg", "--check", DATA / "dmesg" / "12-spr-8480c-kvm-guest.log", "--format", "json")
+    out = _json(res)
+    assert res.exit_code == 0 and out["ok"]
+    assert (out["enabled"], out["context_size"], out["format"], out["sigframe"]) == ("0x602e7", 10752, "compacted",
+                                                                                     11952)
+    comps = {c["key"]: c for c in out["components"]}
+    # xtile_cfg at 2496, not at pkru's end 2440: the log itself shows CPUID(0xD,17).ECX bit 1 (align64).
+    assert comps["xtile_cfg"]["offset"] == 2496 and comps["xtile_cfg"]["align64"] is True
+    assert {c["name"]: c["ok"] for c in out["checks"]} == {"mask": True, "compacted offsets": True,
+                                                          "context size": True}
+    # No banner: the AMX names ('AMX Tile data') exist from 5.16 on.
+    assert out["kernel_models"] == ["5.16-7.3"] and out["kernel_source"] == "the lines themselves"
+    assert "sapphire-rapids" not in res.stderr  # no silent fallback to a CPU
+
+
+def test_check_without_cpu_names_the_cpus_that_match(run):
+    # The 7700X excerpt enables CET_U (0xae7): only 6.6+ enables it; the Zen 4 profile prints the same lines.
+    out = _json(run("dmesg", "--check", DATA / "dmesg" / "24-zen4-7700x.log", "-f", "json"))
+    assert out["kernel_models"] == ["6.6-7.3"] and "zen4" in out["cpus"] and "zen2" not in out["cpus"]
+    assert {c["name"]: c["ok"] for c in out["checks"]}["offsets"] is None  # cut: no line for avx
+
+
+def test_check_without_cpu_uses_the_banner(run):
+    out = _json(run("dmesg", "--check", DATA / "dmesg" / "30-dev-epyc-vm-6.18.log", "-f", "json"))
+    assert out["kernel_source"] == "'Linux version 6.18.44-fc-v595'" and out["context_size"] == 872
+
+
+def test_check_without_cpu_catches_a_log_that_does_not_add_up(run, tmp_path):
+    # The real SPR guest log with its context size edited: 10752 is where xtile_data ends (2560 + 8192).
+    f = tmp_path / "edited.log"
+    f.write_text((DATA / "dmesg" / "12-spr-8480c-kvm-guest.log").read_text().replace("10752", "10816"))
+    res = run("dmesg", "--check", f, "-f", "json")
+    out = _json(res)
+    assert res.exit_code == 1 and not out["ok"]
+    assert next(c for c in out["checks"] if c["name"] == "context size")["detail"] == \
+        "the context size is 10816 but the last component ends at 10752"
+
+
+def test_check_with_cpu_and_no_kernel_tries_every_model(run):
+    # Without a banner or --kernel the 7700X lines agree with 6.6 to 6.16 (6.17 adds CET_S to the kernel's
+    # max features: 0x1ae7), and the check runs against the newest of those.
+    out = _json(run("dmesg", "--cpu", "zen4", "--check", DATA / "dmesg" / "24-zen4-7700x.log", "-f", "json"))
+    assert out["ok"] and out["agreeing_models"] == ["6.6-6.16"] and out["model"] == "6.16"
+
+
 # --- formats and failure paths, from the reference's section 4 and the kernel's printk formats ---
 
 def test_sapphire_rapids_newest_lines_match_reference():

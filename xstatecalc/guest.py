@@ -110,7 +110,11 @@ def dynamic_request(b: Boot, words) -> list[int]:
         try:
             m = C.parse_features([word])
         except ValueError as e:
-            raise GuestFlowError(str(e)) from None
+            from .options import features_of_flag
+
+            m = features_of_flag(word)  # a CPU flag name, as --disable takes it
+            if not m:
+                raise GuestFlowError(str(e)) from None
         if not m & dyn:
             raise GuestFlowError(f"{word!r}: " + "; ".join(_not_dynamic(b, n) for n in C.bits(m))
                                  + f". Only dynamic features need a permission: {', '.join(C.names(dyn))} ('amx').")

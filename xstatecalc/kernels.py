@@ -547,6 +547,11 @@ def all_models() -> list[KernelModel]:
     return [_model(r.version) for r in mainline() if r.numbers and r.released]
 
 
+def mainline_models() -> list[KernelModel]:
+    """One model per released mainline row, oldest first (rows that move no number included)."""
+    return [_model(r.version) for r in mainline() if r.released]
+
+
 def lts_models() -> list[KernelModel]:
     """The newest point release of every LTS branch modelled ('6.1.y': every known backport applied)."""
     return [_model(r.version + (LATEST,)) for r in mainline() if r.lts]

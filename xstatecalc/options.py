@@ -29,6 +29,9 @@ FLAG_BITS = {
     "IBT": 18 * 32 + 20, "AMX_TILE": 18 * 32 + 24, "APX": 21 * 32 + 9,
 }
 _BY_BIT = {v: k for k, v in FLAG_BITS.items()}
+# Linux-defined flags clearcpuid= also takes (by name: they are newer than 5.19's names). USER_SHSTK is set by
+# setup_cet() (6.6+) and cleared by nousershstk or clearcpuid=user_shstk alike; xstate never asks for it.
+SYNTHETIC_FLAGS = {"USER_SHSTK": 11 * 32 + 23}
 
 # Boot parameters that call setup_clear_cpu_cap() on one flag (cpu_parse_early_param()).
 NO_PARAMS = {"noxsave": "XSAVE", "noxsaves": "XSAVES", "noxsaveopt": "XSAVEOPT"}
@@ -78,9 +81,9 @@ class Options(NamedTuple):
 
     def describe(self) -> dict:
         """The build options and command line behind the numbers, for JSON and captions."""
-        d = {name: ("y" if self.config(name) else "n") for name in BUILD_OPTIONS}
-        if not self.x86_64:
-            del d["CONFIG_IA32_EMULATION"]  # a 32-bit kernel runs 32-bit frames natively
+        # A 32-bit kernel has none of the 64-bit-only options (Kconfig: depends on X86_64): not "=n", absent.
+        d = {name: ("y" if self.config(name) else "n") for name in BUILD_OPTIONS
+             if self.x86_64 or name not in NEED_64BIT}
         d["cmdline"] = " ".join(self.cmdline)
         return d
 
@@ -107,6 +110,12 @@ def _flag_of_feature(word: str) -> str | None:
     flags = {_FEATURE_FLAG.get(n) for n in C.bits(mask)}
     flags.discard(None)
     return flags.pop() if len(flags) == 1 else None
+
+
+def features_of_flag(word: str) -> int:
+    """The XSAVE components a CPU flag name stands for (amx_tile -> xtile_cfg|xtile_data), or 0: so that
+    --enable takes the flag words --disable takes."""
+    return C.mask_of(*[n for n, f in _FEATURE_FLAG.items() if f == word.strip().upper()])
 
 
 # The flag each component needs in the newest xsave_cpuid_features[], except PKRU: clearing OSPKE is not what a
@@ -149,7 +158,7 @@ def parse_switch(word) -> tuple[str, str]:
                                      f"({', '.join(f'{k.lower()}={v}' for k, v in sorted(FLAG_BITS.items()))})")
             else:
                 flag = item.upper()
-                if flag not in KNOWN_FLAGS:
+                if flag not in KNOWN_FLAGS and flag not in SYNTHETIC_FLAGS:
                     raise ValueError(f"{w!r}: {item!r} is not a CPU flag xstatecalc models; known: "
                                      f"{', '.join(sorted(f.lower() for f in KNOWN_FLAGS))}")
             flags.append(flag.lower())
@@ -159,7 +168,7 @@ def parse_switch(word) -> tuple[str, str]:
     if low in _AMBIGUOUS:
         raise ValueError(f"{w!r} is ambiguous: the kernel has several switches with different effects; say "
                          + " or ".join(_AMBIGUOUS[low]))
-    if upper in KNOWN_FLAGS:
+    if upper in KNOWN_FLAGS or upper in SYNTHETIC_FLAGS:
         no = {v: k for k, v in NO_PARAMS.items()}.get(upper)
         return "param", no or f"clearcpuid={low}"
     flag = _flag_of_feature(low)
@@ -215,10 +224,13 @@ def apply(cpu_flags, kernel, options: Options) -> Applied:
             how = f"setup_clear_cpu_cap({', '.join(targets)})"
             if also:
                 how += f" also clears {', '.join(also)} (cpuid-deps.c of {kernel.model})"
-            if not gone:
+            if "USER_SHSTK" in targets:
+                how += (": like nousershstk, no process gets a shadow stack; SHSTK, and with it CET_U, stay"
+                        if kernel.nousershstk else f": Linux {kernel.model} has no such flag")
+            elif not gone:
                 how += ": the CPU does not have it"
             if param.startswith("clearcpuid=") and not kernel.clearcpuid_names:
-                nums = ",".join(str(FLAG_BITS[t]) for t in targets)
+                nums = ",".join(str({**FLAG_BITS, **SYNTHETIC_FLAGS}[t]) for t in targets)
                 how += f"; before 5.19 the kernel reads bit numbers: write clearcpuid={nums}"
             notes.append((param, "boot parameter", how))
         elif param == "nopku":
@@ -238,31 +250,33 @@ def apply(cpu_flags, kernel, options: Options) -> Applied:
     # CR4.PKE, hence OSPKE: setup_pku() needs cpu_feature_enabled(PKU) (the build option) and no 'nopku'.
     if "PKU" in flags and options.config("CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS") and "nopku" not in options.cmdline:
         flags.add("OSPKE")
+    cleared = {f.upper() for p in options.cmdline if p.startswith("clearcpuid=") for f in p.split("=")[1].split(",")}
     if "SHSTK" in flags and kernel.nousershstk and options.config("CONFIG_X86_USER_SHADOW_STACK") \
-            and "nousershstk" not in options.cmdline:
+            and "nousershstk" not in options.cmdline and "USER_SHSTK" not in cleared:
         flags.add("USER_SHSTK")
     for name in BUILD_OPTIONS:
         attr, lost, since = BUILD_OPTIONS[name]
-        if getattr(options, attr) and (options.x86_64 or name not in NEED_64BIT):
-            continue
+        if getattr(options, attr) or (not options.x86_64 and name in NEED_64BIT):
+            continue  # on, or absent from a 32-bit kernel (its note says so)
         notes.append((f"{name}=n", "build option", _build_note(name, kernel, options, since)))
     return Applied(frozenset(flags), notes)
 
 
 def _build_note(name: str, kernel, options: Options, since) -> str:
-    forced = "" if options.x86_64 or name not in NEED_64BIT else " (it needs a 64-bit kernel)"
     if kernel.version[:2] < since:
         return f"Linux {kernel.model} has no such option: nothing changes"
     if name == "CONFIG_X86_64":
-        return ("a 32-bit kernel: XFEATURE_MASK_XTILE is 0 and XFD is a disabled feature, so no AMX; the signal frame "
-                "is the native sigframe_ia32 (732 bytes)")
+        return ("a 32-bit kernel: XFEATURE_MASK_XTILE is 0 and XFD is a disabled feature, so no AMX; IA32 "
+                "emulation, protection keys, user shadow stack and IOMMU SVM are 64-bit-only options, so no OSPKE "
+                "and no PKRU; the signal frame is the native struct sigframe_ia32, 732 bytes (gcc -m32 on the 7.3 "
+                "uapi headers; 736 on x86-64, where u64 is 8-byte aligned)")
     if name == "CONFIG_IA32_EMULATION":
         return "the signal frame drops the 112-byte fsave header and the 736-byte sigframe_ia32: rt_sigframe (440)"
     if name == "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS":
-        return ("PKU is a disabled feature" + forced + ": setup_pku() leaves CR4.PKE off, so the kernel never sets "
+        return ("PKU is a disabled feature: setup_pku() leaves CR4.PKE off, so the kernel never sets "
                 "OSPKE; the PKU bit stays in boot_cpu_data")
     if name == "CONFIG_X86_USER_SHADOW_STACK":
-        return ("USER_SHSTK is a disabled feature" + forced + ": no process gets a shadow stack; "
+        return ("USER_SHSTK is a disabled feature: no process gets a shadow stack; "
                 "xsave_cpuid_features[] checks SHSTK with boot_cpu_has(), so CET_U stays")
-    return ("ENQCMD is a disabled feature for cpu_feature_enabled()" + forced + "; xsave_cpuid_features[] checks it "
+    return ("ENQCMD is a disabled feature for cpu_feature_enabled(); xsave_cpuid_features[] checks it "
             "with boot_cpu_has(), so PASID stays")

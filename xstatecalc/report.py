@@ -40,8 +40,8 @@ def switch_records(b: Boot) -> list[dict]:
 
 def sigframe_variants(b: Boot) -> tuple[int | None, int | None]:
     """AT_MINSIGSTKSZ with and without IA32 emulation."""
-    if not b.kernel.sigframe:
-        return None, None
+    if not b.kernel.sigframe or not b.options.x86_64:
+        return None, None  # before 5.14 no AT_MINSIGSTKSZ; a 32-bit kernel has no IA32 emulation to choose
     return frame_size(b, b.user_max.size, ia32=True), frame_size(b, b.user_max.size, ia32=False)
 
 

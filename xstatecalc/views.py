@@ -78,8 +78,11 @@ def _sizes_table(b, rec) -> Table:
     abi = rec["abi"]
     t.add("abi", "sigframe", "", "AT_MINSIGSTKSZ / 'signal: max sigframe size'", "", abi["sigframe_min"],
           "get_sigframe_size()", style="dim" if abi["sigframe_min"] is None else None)
-    if b.options.ia32_emulation:
+    if b.options.ia32_emulation and b.options.x86_64:
         t.add("abi", "sigframe", "", "… without IA32 emulation", "", abi["sigframe_min_no_ia32_emulation"], "")
+    if not b.options.x86_64:
+        t.caption += ("\ni386: the frame is struct sigframe_ia32, 732 bytes (verified: gcc -m32 on the 7.3 uapi "
+                      "headers); PKRU and AMX are 64-bit only")
     t.add("abi", "regset", "", "NT_X86_XSTATE (ptrace, core dumps)", "standard", abi["regset_xstate"],
           "fpu_user_cfg.max_size")
     return t
@@ -248,9 +251,10 @@ def dmesg_view(b, lines: list[str]) -> View:
                  "lines": lines}, [], csv_table=Table("", [Column("line")], [[x] for x in lines]))
 
 
-def dmesg_check_view(b, res, *, kernel_source: str) -> View:
-    t = Table(f"x86/fpu lines of the log vs {b.profile.name} on {linux(b.kernel)} ({kernel_source})",
-              [Column("verdict"), Column("model", wrap=True), Column("log", wrap=True)])
+def dmesg_check_view(b, res, *, kernel_source: str, agreeing: list[str] | None = None) -> View:
+    t = Table(f"x86/fpu lines of the log vs {b.profile.name} on {linux(b.kernel)}",
+              [Column("verdict"), Column("model", wrap=True), Column("log", wrap=True)],
+              caption=f"kernel: {kernel_source}")
     for line in res.matching:
         t.add("same", line, line, style="good")
     for want, got in res.differing:
@@ -271,7 +275,8 @@ def dmesg_check_view(b, res, *, kernel_source: str) -> View:
         if res.boots > 1:
             notes.insert(0, f"The log holds {res.boots} boots; checked the last, boot {res.boot.index} (from line "
                             f"{res.boot.line}{', Linux ' + res.boot.kernel if res.boot.kernel else ''}).")
-    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "kernel_source": kernel_source, "boot": boot_rec,
+    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "kernel_source": kernel_source,
+            "agreeing_models": agreeing, "boot": boot_rec,
             "options": b.options.describe(), "ok": res.ok, "matching": res.matching,
             "differing": [{"model": w, "log": g} for w, g in res.differing],
             "unexpected": res.unexpected, "missing": res.missing, "ignored": res.ignored}
@@ -369,6 +374,43 @@ def check_findings_view(b, findings) -> View:
     data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "ok": not errors,
             "findings": [f.record() for f in findings]}
     return View(data, [t] if findings else [], notes, csv_table=t)
+
+
+def log_facts_view(facts, kernel_ranges: list[str], how: str, cpus: list[str], *, boots: int) -> View:
+    """dmesg --check without --cpu: what the log says, whether it adds up, what could have printed it."""
+    comp = Table("What the log says (x86/fpu lines of its last boot)",
+                 [Column("#", R), Column("component"), Column("printed name", wrap=True), Column("offset", R),
+                  Column("size", R), Column("align64")],
+                 caption=f"enabled {_cell(facts.record()['enabled'])}, context size {_cell(facts.context_size)} "
+                         f"bytes, {_cell(facts.format)} format; signal: max sigframe size {_cell(facts.sigframe)}")
+    for c in sorted(facts.components.values(), key=lambda c: c.nr):
+        comp.add(c.nr, _key_name(c.nr), _cell(c.name), _cell(c.offset), _cell(c.size),
+                 {True: "yes", False: "no", None: "-"}[c.aligned])
+    checks = Table("Its own arithmetic", [Column("check"), Column("verdict"), Column("detail", wrap=True)])
+    for c in facts.checks:
+        word, style = {True: ("ok", "good"), False: ("FAILS", "bad"), None: ("cut", "dim")}[c.ok]
+        checks.add(c.name, word, c.detail, style=style)
+    for line in facts.problems:
+        checks.add("kernel says", "FAILS", line, style="bad")
+    if facts.legacy:
+        checks.add("xsave", "-", facts.legacy + ": no XSAVE")
+    notes = []
+    if boots > 1:
+        notes.append(f"The log holds {boots} boots; read the last (from line {facts.boot.line}).")
+    kernel_text = ", ".join(kernel_ranges) or "none of the models"
+    notes.append(f"Kernel: from {how}: {kernel_text}" if how != "the lines themselves" else
+                 f"Kernel: the log has no 'Linux version' line; its lines fit models {kernel_text}")
+    notes.append("Built-in CPUs whose model prints these lines: " + (", ".join(cpus) if cpus else
+                 "none (give --cpu FILE with the machine's leaf 0xD to check it line by line)"))
+    notes.append("The log adds up." if facts.ok else "The log contradicts itself or reports a problem (exit 1).")
+    data = {**facts.record(), "kernel_source": how, "kernel_models": kernel_ranges, "cpus": cpus, "boots": boots}
+    return View(data, [t for t in (comp, checks) if t.rows], notes, csv_table=comp)
+
+
+def _key_name(n: int) -> str:
+    from .components import key
+
+    return key(n)
 
 
 def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool) -> View:

@@ -11,6 +11,7 @@ from ..errors import InputError
 from . import cli
 from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, emit, kernel_options, one_cpu, one_kernel, output_options,
                      wants_host)
+from .common import kernels as kernel_models
 
 
 @cli.command()
@@ -131,9 +132,10 @@ def verify(expectations, fmt):
 @click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
 @kernel_options
 @click.option("--check", "logfile", metavar="LOGFILE", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Compare the x86/fpu lines of a boot log (dmesg, journalctl, a pasted bug report; '-' "
-                   "for stdin) with the model; exit 1 when they differ. Without --kernel, the version in the "
-                   "log's 'Linux version' line is used.")
+              help="Check the x86/fpu lines of a boot log (dmesg, journalctl, a pasted bug report; '-' for "
+                   "stdin); exit 1 when they differ from the model, or contradict each other. Without --cpu: "
+                   "what the log says by itself, the kernels that could have printed it and the built-in CPUs "
+                   "that match. Without --kernel: the log's 'Linux version' line, else every kernel model.")
 @output_options(default="text", choices=("text", "table", "json", "yaml", "csv"))
 def dmesg(cpu, kernels, options, logfile, fmt):
     """The x86/fpu boot lines this kernel prints for this CPU, byte for byte.
@@ -141,6 +143,7 @@ def dmesg(cpu, kernels, options, logfile, fmt):
     \b
     Examples:
       xstatecalc dmesg --cpu zen4 --kernel 6.6
+      dmesg | xstatecalc dmesg --check -
       dmesg | xstatecalc dmesg --cpu sapphire-rapids --check -
       xstatecalc dmesg --cpu spr --kernel 6.1 --disable clearcpuid=enqcmd --check bug-report.txt
     """
@@ -148,8 +151,8 @@ def dmesg(cpu, kernels, options, logfile, fmt):
     from ..inputs import read_text
     from ..views import dmesg_check_view, dmesg_view
 
-    p = one_cpu(cpu, "dmesg")
     if logfile is None:
+        p = one_cpu(cpu, "dmesg")
         (b,) = boot_all([p], [one_kernel(kernels, "dmesg", host=wants_host([cpu]))], options)
         lines = D.boot_lines(b)
         if fmt == "text":
@@ -157,18 +160,71 @@ def dmesg(cpu, kernels, options, logfile, fmt):
         else:
             emit(dmesg_view(b, lines), fmt)
         return
+    name = "<stdin>" if logfile == "-" else logfile
     text = read_text(logfile, what="boot log")
-    source = "--kernel"
-    if not kernels:
-        version = D.log_kernel_version(text)
-        source = f"'Linux version {version}' in the log" if version else "newest model; the log names no version"
-        kernels = (version,) if version else ()
-    (b,) = boot_all([p], [one_kernel(kernels, "dmesg")], options)
-    res = D.check(b, text)
-    if not res.found:
-        raise InputError(f"{'<stdin>' if logfile == '-' else logfile}: no x86/fpu boot lines found "
-                         "(expected lines like \"x86/fpu: Enabled xstate features ...\")")
-    emit(dmesg_check_view(b, res, kernel_source=source), "table" if fmt == "text" else fmt)
+    log_boots = D.boots(text)
+    if not log_boots:
+        raise InputError(f"{name}: no x86/fpu boot lines found (expected lines like \"x86/fpu: Enabled xstate "
+                         "features ...\")")
+    table_fmt = "table" if fmt == "text" else fmt
+    banner = log_boots[-1].kernel
+    if cpu is None:
+        ok = _log_only(log_boots, kernels, options, table_fmt)
+        if not ok:
+            sys.exit(EXIT_PROBLEM)
+        return
+    p = one_cpu(cpu, "dmesg")
+    if kernels or banner:
+        source = "--kernel" if kernels else f"'Linux version {banner}' in the log"
+        (b,) = boot_all([p], [one_kernel(kernels or (banner,), "dmesg")], options)
+        res = D.check(b, text)
+        emit(dmesg_check_view(b, res, kernel_source=source), table_fmt)
+    else:
+        from ..kernels import mainline_models
+
+        # No version anywhere: every model, and the newest that agrees with every line (else the newest).
+        models = mainline_models()
+        results = [(b, D.check(b, text)) for b in boot_all([p], models, options)]
+        agree = [b.kernel.label for b, r in results if r.ok]
+        b, res = next(((b, r) for b, r in reversed(results) if r.ok), results[-1])
+        from ..logfacts import ranges
+
+        runs = ranges([m for m in models if m.label in agree], models)
+        source = (f"the log names no kernel; models that agree with every line: {', '.join(runs)}; checked against "
+                  f"the newest" if agree else "the log names no kernel and no model agrees with every line; "
+                  "checked against the newest")
+        emit(dmesg_check_view(b, res, kernel_source=source, agreeing=runs), table_fmt)
     if not res.ok:
         sys.exit(EXIT_PROBLEM)
+
+
+def _log_only(log_boots, kernels, options, fmt) -> bool:
+    """dmesg --check without --cpu: the log's own facts and arithmetic, its kernel, the CPUs that match."""
+    from .. import dmesg as D
+    from ..kernels import mainline_models
+    from ..logfacts import consistent_models, ranges, read
+    from ..profile import all_builtin
+    from ..views import log_facts_view
+
+    facts = read(log_boots[-1])
+    models = mainline_models()
+    if kernels:
+        candidates, how = list(kernel_models(kernels)), "--kernel"
+    elif facts.boot.kernel:
+        candidates, how = list(kernel_models([facts.boot.kernel])), f"'Linux version {facts.boot.kernel}'"
+    else:
+        candidates, how = consistent_models(facts, models), "the lines themselves"
+    from ..fpu import boot
+
+    cpus = []  # quietly: a CPU's own boot warnings are not about this log
+    text = "\n".join(facts.boot.lines)
+    for p in all_builtin():
+        if any(D.check(boot(p, k, options), text).ok for k in candidates):
+            cpus.append(p.name)
+    kernel_ranges = ranges(candidates, models) if how == "the lines themselves" else \
+        [m.label if m.label == m.model else f"{m.label} (model {m.model})" for m in candidates]
+    emit(log_facts_view(facts, kernel_ranges, how, cpus, boots=len(log_boots)), fmt)
+    return facts.ok
+
+
 

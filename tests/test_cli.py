@@ -140,7 +140,18 @@ def test_version(run):
     assert res.exit_code == 0 and "xstatecalc" in res.stdout
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_module_is_listed():
+    # Commands load lazily from COMMAND_MODULES; a command defined but not listed would be unreachable.
+    import importlib
+
+    from xstatecalc.cli.common import COMMAND_MODULES
+
+    for module in set(COMMAND_MODULES.values()):
+        importlib.import_module(f"xstatecalc.cli.{module}")
+    assert sorted(cli.commands) == sorted(COMMAND_MODULES)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("xstatecalc.cli.common").cli.common.COMMAND_MODULES))
 def test_every_command_has_help_with_an_example(run, name):
     res = run(name, "--help")
     assert res.exit_code == 0

@@ -43,6 +43,23 @@ def test_index_matches_profiles():
         assert p.name == name and list(p.aliases) == aliases
 
 
+def test_compiled_builtins_are_the_yaml():
+    # builtin_profiles.py is generated from profiles/*.yaml (tools/compile_profiles.py): the module must be
+    # byte for byte what the YAML gives today, and every profile the same as loading its file.
+    import importlib.util
+
+    from xstatecalc.profile import builtin_profile
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("compile_profiles", root / "tools" / "compile_profiles.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert (root / "xstatecalc" / "builtin_profiles.py").read_text(encoding="utf-8") == tool.render(), \
+        "stale: run python tools/compile_profiles.py"
+    for name in builtin_names():
+        assert builtin_profile(name) == load_profile(Path(profiles_dir()) / f"{name}.yaml")
+
+
 def test_every_builtin_names_its_source():
     for n in builtin_names():
         p = resolve(n)

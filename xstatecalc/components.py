@@ -6,7 +6,7 @@ names are the kernel's ``xfeature_names[]`` (including its two famous typos).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .records import record
 
 # Legacy area (FXSAVE image, 512 bytes) plus the 64-byte XSAVE header: the
 # first extended component of either format starts here (sizeof(struct xregs_state)).
@@ -49,7 +49,8 @@ MASK_AVX512 = mask_of(OPMASK, ZMM_HI256, HI16_ZMM)
 MASK_XTILE = mask_of(XTILE_CFG, XTILE_DATA)
 
 
-class ComponentInfo(NamedTuple):
+@record
+class ComponentInfo:
     """What the kernel knows about one state component number."""
 
     nr: int

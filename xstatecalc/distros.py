@@ -9,10 +9,12 @@ read here (RHEL, SUSE, Oracle UEK, Amazon) get a plain warning instead of a clai
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .records import record
 
 
-class DistroModel(NamedTuple):
+
+@record
+class DistroModel:
     release: tuple[int, ...]  # the upstream release the model uses
     facts: tuple  # ((abi, name in kernels.DISTRO_FACTS, evidence), ...) distribution backports
     warnings: tuple[str, ...]  # said on stderr

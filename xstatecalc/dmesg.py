@@ -9,11 +9,11 @@ and ``signal: max sigframe size: %lu``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from . import components as C
 from . import layout as L
 from .fpu import Boot
+from .records import record
 
 
 def boot_lines(b: Boot) -> list[str]:
@@ -107,7 +107,8 @@ def extract(text: str) -> list[str]:
     return [part for part in map(_fpu_part, text.splitlines()) if part is not None]
 
 
-class LogBoot(NamedTuple):
+@record
+class LogBoot:
     """One boot in a pasted log: its x86/fpu lines and where it starts."""
 
     index: int  # 1-based

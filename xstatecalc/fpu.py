@@ -6,20 +6,20 @@ are facts in :mod:`xstatecalc.kernels`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from . import components as C
 from . import layout as L
 from .kernels import KernelModel, newest
 from .options import Options, apply as apply_options
 from .profile import Profile
+from .records import record
 
 FPSTATE_HDR = 64  # ALIGN(offsetof(struct fpstate, regs), 64): vzalloc'd fpstates carry it
 KVM_XSAVE_SIZE = 4096  # sizeof(struct kvm_xsave)
 FPREGS_STATE_SIZE = 4096  # sizeof(union fpregs_state): bound for the default/init buffer
 
 
-class Config(NamedTuple):
+@record
+class Config:
     """One feature set and its buffer size (a fpu_state_config half)."""
 
     features: int

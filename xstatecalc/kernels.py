@@ -17,16 +17,17 @@ release that carried a commit), ``mail`` (a pull request or stable review), ``au
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 from . import components as C
 from .errors import KernelVersionError
+from .records import record
 from .versions import LATEST, KernelVersion, parse_version
 
 M = C.mask_of
 
 
-class KernelModel(NamedTuple):
+@record
+class KernelModel:
     """The facts of one kernel that decide xstate masks and sizes, and where they come from."""
 
     version: tuple[int, ...]  # the upstream release modelled
@@ -107,7 +108,8 @@ class KernelModel(NamedTuple):
         return " or ".join(self.compacted_via)
 
 
-class Release(NamedTuple):
+@record
+class Release:
     """One row of the kernel history: a mainline release, or a stable backport on a branch."""
 
     version: tuple[int, ...]

@@ -9,10 +9,9 @@ CPUID(0xD,i).ECX[1] says so.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from . import components as C
 from .profile import Profile
+from .records import record
 
 LEGACY = {C.FP: (0, 160), C.SSE: (160, 256)}  # offsetof(fxregs_state, xmm_space) = 160
 
@@ -79,7 +78,8 @@ def size(profile: Profile, mask: int, compacted: bool, order: str = "offset") ->
     return compacted_size(profile, mask) if compacted else standard_size(profile, mask, order)
 
 
-class Row(NamedTuple):
+@record
+class Row:
     """One line of a layout table: a component, or a gap between components."""
 
     nr: int | None  # None for a gap

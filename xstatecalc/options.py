@@ -13,10 +13,9 @@ Three mechanisms, and they differ (kernel-audit A2/A3):
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from . import components as C
 from .profile import KNOWN_FLAGS
+from .records import record
 
 
 # X86_FEATURE_* numbers (word * 32 + bit, arch/x86/include/asm/cpufeatures.h; the same in 5.4, 5.10, 5.15 and
@@ -55,7 +54,8 @@ _AMBIGUOUS = {
 }
 
 
-class Options(NamedTuple):
+@record
+class Options:
     """A kernel's configuration and command line; the defaults are how distributions ship x86-64."""
 
     x86_64: bool = True
@@ -205,7 +205,8 @@ def _dependants(flags: set[str], cleared: set[str], deps: dict) -> set[str]:
     return out & (flags | cleared)
 
 
-class Applied(NamedTuple):
+@record
+class Applied:
     flags: frozenset[str]  # boot_cpu_data after the command line, plus OSPKE/USER_SHSTK as the kernel sets them
     notes: list  # (switch, mechanism, what it did) for every switch that differs from the defaults
 

@@ -8,11 +8,10 @@ name the file, the key and the line.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from . import components as C
 from .errors import ProfileError, UnknownCpuError
-from .inputs import read_text
+from .records import record
 
 # CPU flags (the kernel's X86_FEATURE_* names) that decide which xfeatures Linux enables.
 KNOWN_FLAGS = frozenset(
@@ -32,7 +31,8 @@ _REPORTED_KEYS = {"xcr0_size", "xcr0_max_size", "compacted_size", "xcr0", "xss",
 MAX_NAME = 64
 
 
-class Component(NamedTuple):
+@record
+class Component:
     """One CPUID(0xD, nr) sub-leaf: EAX size, EBX standard offset, ECX flags."""
 
     nr: int
@@ -47,7 +47,8 @@ class Component(NamedTuple):
         return int(self.supervisor) | int(self.align64) << 1 | int(self.xfd) << 2
 
 
-class Reported(NamedTuple):
+@record
+class Reported:
     """Sizes the hardware reported in the dump, for self-checks (not used to compute)."""
 
     xcr0_size: int | None = None  # CPUID(0xD,0).EBX for the XCR0 in effect when dumped
@@ -58,7 +59,8 @@ class Reported(NamedTuple):
     compacted_fixed: bool | None = None  # 0xD.1 EBX fits no IA32_XSS: the CPU reports it whatever XSS is
 
 
-class Profile(NamedTuple):
+@record
+class Profile:
     name: str
     vendor: str
     flags: frozenset[str]
@@ -383,6 +385,8 @@ def _check_overlaps(doc: _Doc, comps: dict[int, Component]) -> None:
 
 def load_profile(path: str | os.PathLike) -> Profile:
     """Load and validate one profile file."""
+    from .inputs import read_text
+
     text = read_text(path, limit=MAX_PROFILE_BYTES, what="profile")
     return loads_profile(text, str(path))
 
@@ -402,27 +406,27 @@ def profiles_dir() -> str:
     return packaged if os.path.isdir(packaged) else os.path.join(os.path.dirname(here), "profiles")
 
 
-_INDEX_CACHE: dict[str, str] | None = None
-
-
 def builtin_index() -> dict[str, str]:
-    """Map every built-in name and alias (lower case) to its profile file name.
+    """Map every built-in name and alias (lower case) to its profile name.
 
-    Read from ``profiles/index.yaml`` so that resolving one CPU parses one profile.
+    From builtin_profiles.py, compiled from profiles/*.yaml by tools/compile_profiles.py (the YAML is the
+    source; a test proves they agree), so that a built-in CPU costs no YAML parsing at start-up.
     """
-    global _INDEX_CACHE
-    if _INDEX_CACHE is None:
-        data, _doc = parse_yaml(read_text(os.path.join(profiles_dir(), "index.yaml"), what="profile index"), "profiles/index.yaml")
-        index: dict[str, str] = {}
-        for name, aliases in data.items():
-            for word in [name, *(aliases or [])]:
-                index[str(word).lower()] = f"{name}.yaml"
-        _INDEX_CACHE = index
-    return _INDEX_CACHE
+    from .builtin_profiles import INDEX
+
+    return INDEX
 
 
 def builtin_names() -> list[str]:
-    return sorted({v[:-5] for v in builtin_index().values()})
+    return sorted(set(builtin_index().values()))
+
+
+def builtin_profile(name: str) -> Profile:
+    """A built-in profile by its canonical name, validated like a file would be."""
+    from .builtin_profiles import DATA
+
+    source = os.path.join(profiles_dir(), f"{name}.yaml")
+    return profile_from_data(DATA[name], _Doc(source), source)
 
 
 _LOADED: dict[str, Profile] = {}
@@ -438,7 +442,7 @@ def resolve(spec: str) -> Profile:
     idx = builtin_index()
     key = spec.strip().lower()
     if key in idx:
-        prof = load_profile(os.path.join(profiles_dir(), idx[key]))
+        prof = builtin_profile(idx[key])
     elif "/" in spec or spec.endswith((".yaml", ".yml")) or os.path.isfile(spec):
         prof = load_profile(spec)
     else:

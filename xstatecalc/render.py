@@ -13,9 +13,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import NamedTuple
 
-from .yamltext import visible
+from .records import record
 
 FORMATS = ("table", "text", "json", "yaml", "csv")
 STATUS_STYLES = {"bad": "bold red", "warn": "yellow", "good": "green", "dim": "dim", "bold": "bold", None: None}
@@ -23,7 +22,8 @@ WRAP_MIN = 24  # the narrowest a prose column is squeezed to before optional col
 TEXT_WIDTH = 78  # --format text: fits a mail quoted twice
 
 
-class Column(NamedTuple):
+@record
+class Column:
     header: str
     justify: str = "left"  # left | right
     style: str | None = None
@@ -41,6 +41,8 @@ class Table:
         self.row_styles: list[str | None] = [None] * len(self.rows)
         # Other layouts of the same data, each a list of tables, tried in order when this one cannot fit.
         self.alternatives: list[list[Table]] = []
+        self._texts: list[list[str]] | None = None  # the cells as printed (render._texts)
+        self._texts_for = None
 
     def add(self, *cells, style: str | None = None) -> None:
         self.rows.append(list(cells))
@@ -162,45 +164,82 @@ def ascii_only(text: str) -> str:
     return "".join(out)
 
 
+class _Out:
+    """Where drawn text goes: plain lines straight into the buffer, styled lines and tables through
+    rich (a console is made once, on first need)."""
+
+    def __init__(self, width: int, color: bool, fix):
+        self.width, self.color, self.fix = width, color, fix
+        self.buf = io.StringIO()
+        self._console = None
+
+    @property
+    def console(self):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.buf, width=self.width, markup=False, highlight=False, emoji=False,
+                                    no_color=not self.color, force_terminal=self.color,
+                                    color_system="standard" if self.color else None, soft_wrap=False)
+        return self._console
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        """One line, already wrapped (or an identifier that may overflow, never broken)."""
+        if self.color and style and text:
+            from rich.text import Text
+
+            self.console.print(Text(text, style=style), soft_wrap=True)
+        else:
+            self.buf.write(text + "\n")
+
+    def paragraph(self, text: str, style: str | None = None, first: str = "", rest: str = "") -> None:
+        from .yamltext import visible
+
+        for para in self.fix(visible(text, keep_newlines=True)).split("\n"):
+            for line in _wrap(para, self.width, first, rest):
+                self.line(line, style)
+
+
 def draw(view: View, stream=None, *, fmt: str = "table") -> None:
     """Draw the view's tables and notes (rich is imported here, not at start-up)."""
-    from rich import box
-    from rich.console import Console
-
     stream = stream or sys.stdout
     view.materialize()
     plain = fmt == "text"
     color = not plain and color_wanted(stream)
     width = min(TEXT_WIDTH, width_for(stream)) if plain else width_for(stream)
-    fix = ascii_only if plain else (lambda s: s)
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, markup=False, highlight=False, emoji=False, no_color=not color,
-                      force_terminal=color, color_system="standard" if color else None, soft_wrap=False)
-    chosen_box = _ascii_box() if plain else box.SIMPLE_HEAVY
-    laid_out = [x for t in view.tables for x in _layout(t, width, fix)]
+    out = _Out(width, color, ascii_only if plain else (lambda s: s))
+    laid_out = [x for t in view.tables for x in _layout(t, width, out.fix)]
     for n, (t, columns) in enumerate(laid_out):
         if n:
-            console.print()
-        _draw_table(console, t, columns, width, chosen_box, fix, color)
+            out.line()
+        _draw_table(out, t, columns, plain)
     for note in view.notes:
-        for para in fix(visible(note, keep_newlines=True)).split("\n"):
-            for line in _wrap(para, width, "", ""):
-                console.print(line, soft_wrap=True)
-    text = buf.getvalue()
+        out.paragraph(note)
+    text = out.buf.getvalue()
     if not color:
         text = "\n".join(line.rstrip() for line in text.split("\n"))
     stream.write(text)
 
 
-def _ascii_box():
-    """rich's SIMPLE box (a rule under the header, nothing else) drawn with '-' for mail."""
-    from rich.box import Box
+def _box(plain: bool):
+    """SIMPLE_HEAVY on a terminal; for mail, rich's SIMPLE shape (a rule under the header) drawn with '-'."""
+    from rich import box
 
-    return Box("    \n    \n -- \n    \n    \n -- \n    \n    \n", ascii=True)
+    return box.Box("    \n    \n -- \n    \n    \n -- \n    \n    \n", ascii=True) if plain else box.SIMPLE_HEAVY
 
 
 def _cell(v) -> str:
+    from .yamltext import visible  # drawing only: JSON output never loads it
+
     return "" if v is None else visible(str(v), keep_newlines=True)
+
+
+def _texts(t: Table, fix) -> list[list[str]]:
+    """Every cell as it will be printed, computed once per table."""
+    if getattr(t, "_texts_for", None) is not fix:
+        t._texts = [[fix(_cell(v)) for v in row] for row in t.rows]
+        t._texts_for = fix
+    return t._texts
 
 
 def _fit(t: Table, width: int, fix) -> list[int] | None:
@@ -228,37 +267,37 @@ def _layout(t: Table, width: int, fix) -> list[tuple[Table, list[int] | None]]:
     return [(a, _fit(a, width, fix)) for a in last]
 
 
-def _draw_table(console, t: Table, columns: list[int] | None, width: int, chosen_box, fix, color: bool) -> None:
-    if columns is None:
-        _draw_records(console, t, fix, width)
-        return
-    moved = [i for i in range(len(t.columns)) if i not in columns]
-    rt = _rich_table(t, columns, chosen_box, fix, color)
+def _draw_table(out: _Out, t: Table, columns: list[int] | None, plain: bool) -> None:
     if t.title:
-        for line in _wrap(fix(visible(t.title)), width, "", "  "):
-            console.print(line, soft_wrap=True, style="bold" if color else None)
-    console.print(rt)
+        out.paragraph(t.title, "bold", "", "  ")
+    if columns is None:
+        _draw_records(out, t)
+        return
+    out.console.print(_rich_table(t, columns, _box(plain), out.fix, out.color))
     if t.caption:
-        console.print(fix(visible(t.caption, keep_newlines=True)), style="dim" if color else None)
+        out.paragraph(t.caption, "dim")
     # Columns that did not fit: one block per row, named by the row's identifier cells; a cell's
     # lines stay separate lines, wrapped at spaces.
-    for row in t.rows:
-        cells = [(t.columns[i].header, _cell(row[i]).split("\n")) for i in sorted(moved)]
-        cells = [(h, [x for x in v if x.strip()]) for h, v in cells]
+    moved = [i for i in range(len(t.columns)) if i not in columns]
+    texts = _texts(t, out.fix)
+    for row in texts:
+        cells = [(out.fix(t.columns[i].header), [x for x in row[i].split("\n") if x.strip()]) for i in moved]
         cells = [(h, v) for h, v in cells if v]
         if not cells:
             continue
-        console.print(fix(_key(t, row, columns)), soft_wrap=True)
+        out.line(" ".join(row[i].replace("\n", " ") for i in columns[:2] if row[i].strip()) or "-")
         for h, items in cells:
             lines = [f"{h}: {items[0]}"] if len(items) == 1 else [f"{h}:"] + [f"  {x}" for x in items]
             for item in lines:
                 indent = "    " + " " * (len(item) - len(item.lstrip()))
-                for line in _wrap(fix(item.strip()), width, indent, indent + "  "):
-                    console.print(line, soft_wrap=True)
+                for line in _wrap(item.strip(), out.width, indent, indent + "  "):
+                    out.line(line)
 
 
 def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     """Wrap at spaces only: an identifier or a number is never split, even if it overflows."""
+    if len(first) + len(text) <= width and "\n" not in text:
+        return [first + text]
     import textwrap
 
     return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False,
@@ -266,26 +305,20 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
 
 
 def _min_width(t: Table, columns, fix) -> int:
-    """The narrowest the table can be: unbroken identifiers and numbers, prose down to its longest word,
-    and two characters between columns (collapsed padding)."""
+    """The narrowest the table can be: unbroken identifiers and numbers, prose down to its longest word
+    (but not below WRAP_MIN), and two characters between columns (collapsed padding)."""
+    texts = _texts(t, fix)
     total = 2 * (len(columns) - 1)
     for i in columns:
         c = t.columns[i]
-        texts = [fix(_cell(row[i])) for row in t.rows] + [fix(c.header)]
+        cells = [row[i] for row in texts] + [fix(c.header)]
+        line = max((len(x) for text in cells for x in text.split("\n")), default=1)
         if c.wrap:
-            # Prose narrower than WRAP_MIN reads badly: below that, an optional column moves out first.
-            word = max((len(w) for text in texts for w in text.split()), default=1)
-            line = max((len(x) for text in texts for x in text.split("\n")), default=1)
+            word = max((len(w) for text in cells for w in text.split()), default=1)
             total += min(line, max(word, WRAP_MIN))
         else:
-            total += max((len(line) for text in texts for line in text.split("\n")), default=1)
+            total += line
     return total
-
-
-def _key(t: Table, row, columns) -> str:
-    """How a row is named when a moved column's value is listed under the table: its identifier cells."""
-    keys = [_cell(row[i]) for i in columns[:2] if _cell(row[i]).strip()]
-    return " ".join(k.replace("\n", " ") for k in keys) or "-"
 
 
 def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
@@ -293,38 +326,35 @@ def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
 
     rt = RichTable(box=chosen_box, pad_edge=False, show_edge=False, collapse_padding=True,
                    header_style="bold" if color else None)
+    texts = _texts(t, fix)
     for i in columns:
         c = t.columns[i]
-        cells = [_cell(row[i]) for row in t.rows]
-        longest = max((len(line) for cell in cells + [c.header] for line in cell.split("\n")), default=1)
+        longest = max((len(line) for row in texts for line in row[i].split("\n")), default=0)
+        longest = max(longest, max(len(x) for x in fix(c.header).split("\n")))
         if c.wrap:
-            rt.add_column(fix(c.header), justify=c.justify, style=c.style if color else None, overflow="fold",
-                          ratio=None)
+            rt.add_column(fix(c.header), justify=c.justify, style=c.style if color else None, overflow="fold")
         else:
             rt.add_column(fix(c.header), justify=c.justify, style=c.style if color else None, no_wrap=True,
                           min_width=longest)
-    for row, status in zip(t.rows, t.row_styles or [None] * len(t.rows)):
+    for row, status in zip(texts, t.row_styles or [None] * len(t.rows)):
         # Plain strings: the console has markup and emoji off, so "[x]" in data stays literal; control
         # characters (an escape sequence in a file name) are shown escaped, never sent to the terminal.
-        rt.add_row(*[fix(_cell(row[i])) for i in columns], style=STATUS_STYLES.get(status) if color else None)
+        rt.add_row(*[row[i] for i in columns], style=STATUS_STYLES.get(status) if color else None)
     return rt
 
 
-def _draw_records(console, t: Table, fix, width: int) -> None:
+def _draw_records(out: _Out, t: Table) -> None:
     """The narrowest layout: every row as 'header: value' lines."""
-    if t.title:
-        for line in _wrap(fix(visible(t.title)), width, "", "  "):
-            console.print(line, soft_wrap=True)
-    for row in t.rows:
-        console.print()
-        for c, v in zip(t.columns, row):
-            text = _cell(v).replace("\n", "; ")
+    for row in _texts(t, out.fix):
+        out.line()
+        for c, text in zip(t.columns, row):
+            text = text.replace("\n", "; ")
             if text.strip():
-                for line in _wrap(fix(f"{c.header}: {text}"), width, "", "    "):
-                    console.print(line, soft_wrap=True)
+                for line in _wrap(f"{out.fix(c.header)}: {text}", out.width, "", "    "):
+                    out.line(line)
     if t.caption:
-        console.print()
-        console.print(fix(visible(t.caption, keep_newlines=True)))
+        out.line()
+        out.paragraph(t.caption)
 
 
 def emit(view: View, fmt: str, stream=None) -> None:

@@ -11,7 +11,8 @@ refuses less than MINSIGSTKSZ (2048). ARCH_REQ_XCOMP_PERM's validate_sigaltstack
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .records import record
+
 
 RT_SIGFRAME = 440  # sizeof(struct rt_sigframe) on x86-64: 8 + ucontext 304 + siginfo 128
 SIGFRAME_IA32 = 736  # sizeof(struct sigframe_ia32): 732 bytes padded to 8 (u64 in _fpx_sw_bytes)
@@ -44,7 +45,8 @@ def frame_size(b, user_size: int, ia32: bool | None = None) -> int:
     return (frame + 15 + fpstate + 63 + 15) // 16 * 16
 
 
-class SignalStack(NamedTuple):
+@record
+class SignalStack:
     """What the kernel asks of an alternate signal stack on this CPU and kernel."""
 
     at_minsigstksz: int | None  # the auxv entry (5.14+); None before
@@ -85,7 +87,8 @@ def signal_stack(b, *, strict: bool = False) -> SignalStack:
                        check_default, check_permitted, perm_min, strict)
 
 
-class StackVerdict(NamedTuple):
+@record
+class StackVerdict:
     """An alternate signal stack of *size* bytes, judged against the kernel."""
 
     size: int

@@ -8,16 +8,16 @@ data in :mod:`xstatecalc.distros`.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from .errors import KernelVersionError
+from .records import record
 
 MAX_VERSION_CHARS = 128
 LATEST = 99999  # "X.Y.y": the newest point release of a branch, every known backport applied
 _SUFFIX_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+~-")
 
 
-class KernelVersion(NamedTuple):
+@record
+class KernelVersion:
     """A parsed kernel version: the upstream release it stands for, and where it came from."""
 
     release: tuple[int, ...]  # (6, 1) mainline, (6, 1, 134) a stable point release

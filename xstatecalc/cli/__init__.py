@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from .common import XstateGroup, install_signal_handlers
+from .common import XstateGroup
 
 
 @click.group(cls=XstateGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,10 +30,6 @@ def cli():
     """
 
 
-from . import buffers, guests, checks, inputs  # noqa: E402,F401  (registers the commands, in workflow order)
-
-
 def main(argv=None):
     """Console-script entry point."""
-    install_signal_handlers()
     cli.main(args=argv, prog_name="xstatecalc")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
 
 import click
@@ -44,11 +43,26 @@ def note(message: str) -> None:
     _say("note", message)
 
 
+# Every command and the module that defines it, in workflow order: a command's module is imported only
+# when that command runs (or help lists them all), which keeps start-up to what one command needs.
+COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
+                   "cpus": "buffers", "guest": "guests", "check": "checks", "compare": "checks",
+                   "verify": "checks", "dmesg": "checks", "import": "inputs", "host": "inputs"}
+
+
 class XstateGroup(click.Group):
     """Turns library errors into one clear line on stderr and exit 2 (never a traceback)."""
 
     def list_commands(self, ctx):
-        return list(self.commands)  # the order they are defined in: by workflow
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx, name):
+        module = COMMAND_MODULES.get(name)
+        if module is not None and name not in self.commands:
+            import importlib
+
+            importlib.import_module(f"xstatecalc.cli.{module}")  # its decorators register its commands
+        return super().get_command(ctx, name)
 
     def main(self, args=None, prog_name=None, **kwargs):
         """Click's own errors in the same one-line style as ours; Ctrl-C is 130, as shells expect."""
@@ -235,6 +249,8 @@ def wants_host(specs) -> bool:
 
 def install_signal_handlers() -> None:
     """SIGTERM ends like Ctrl-C: cleanly, with temporary files removed by their owners."""
+    import signal
+
     def on_term(signum, frame):
         raise KeyboardInterrupt
 

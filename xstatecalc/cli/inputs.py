@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import cli
-from .common import EXIT_PROBLEM, emit, note, output_options, warn
+from .common import EXIT_PROBLEM, emit, install_signal_handlers, note, output_options, warn
 
 
 @cli.command("import")
@@ -35,6 +35,8 @@ def import_(dump, name, fmt_from, output, force):
     """
     from .. import importers
     from ..inputs import read_text, write_atomic
+
+    install_signal_handlers()  # SIGTERM while reading or writing ends like Ctrl-C: exit 130, no temporary file
 
     text = read_text(dump, what="CPUID dump")
     res = importers.to_profile(importers.parse(text, "<stdin>" if dump == "-" else dump, fmt_from), name)

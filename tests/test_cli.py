@@ -169,3 +169,24 @@ def test_user_text_is_never_rich_markup(run, tmp_path):
                  "flags: [FPU, FXSR, XMM, XSAVE, AVX]\nxcr0_supported: 0x7\ncomponents:\n  2: {size: 256, offset: 576}\n")
     res = run("sizes", "--cpu", f, env={"NO_COLOR": "1"})
     assert "[bold]x[/bold] :smile:" in res.stdout
+
+
+@pytest.mark.parametrize("words,expected", [
+    ("xstatecalc sizes --cpu sap", ["sapphire-rapids"]),
+    ("xstatecalc sizes --cpu spr,zen", ["spr,zen1", "spr,zen4"]),
+    ("xstatecalc sizes --kernel 6.1", ["6.1", "6.1.y"]),
+    ("xstatecalc guest --enable am", ["amx"]),
+    ("xstatecalc sizes --disable clearcpuid=x", ["clearcpuid=xsaves"]),
+    ("xstatecalc compare spr@6.1", ["spr@6.1", "spr@6.18"]),
+])
+def test_shell_completion_of_value_names(run, words, expected):
+    # The bash protocol of click's shell completion, as `eval "$(_XSTATECALC_COMPLETE=bash_source ...)"` uses it.
+    res = run.invoke(cli, [], prog_name="xstatecalc", env={
+        "_XSTATECALC_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)})
+    got = [line.split(",", 1)[1] for line in res.stdout.splitlines()]
+    assert set(expected) <= set(got), got
+
+
+def test_bare_command_prints_the_help(run):
+    res = run()
+    assert res.exit_code in (0, 2) and "Commands:" in (res.stdout + res.stderr) and "\\n" not in res.stderr

@@ -135,6 +135,11 @@ def xsetbv_violations(mask: int) -> list[str]:
     return bad
 
 
+def feature_words() -> list[str]:
+    """Every word parse_feature() takes besides numbers: keys, enum names, groups (for shell completion)."""
+    return sorted(set(GROUP_ALIASES) | set(_BY_KEY))
+
+
 def parse_feature(word: str) -> int:
     """Mask for one feature word: a key, an enum name, a group or a number."""
     w = word.strip().lower()

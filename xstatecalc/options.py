@@ -94,6 +94,15 @@ class Options:
         return out + list(self.cmdline)
 
 
+def switch_words() -> list[str]:
+    """Every spelling --disable takes, for shell completion: parameters, build options, flags, features."""
+    words = ["nopku", "noxsave", "noxsaves", "noxsaveopt", "nousershstk"]
+    words += [f"{n}=n" for n in BUILD_OPTIONS if n not in ("CONFIG_X86_64", "CONFIG_IA32_EMULATION")]
+    flags = sorted(f.lower() for f in KNOWN_FLAGS | set(SYNTHETIC_FLAGS))
+    words += [f"clearcpuid={f}" for f in flags] + [f for f in flags if f not in _AMBIGUOUS]
+    return words + [w for w in C.feature_words() if _flag_of_feature(w) and w not in words]
+
+
 def _vocabulary() -> str:
     return ("a boot parameter (nopku, noxsave, noxsaves, noxsaveopt, nousershstk, clearcpuid=FLAG[,FLAG]), a build "
             "option (" + ", ".join(f"{n}=n" for n in BUILD_OPTIONS) + "), a CPU flag (" +

@@ -6,13 +6,13 @@ import click
 
 from ..errors import InputError
 from . import cli
-from .common import (CPU_HELP, boot_all, cpus, emit, kernel_options, one_cpu, one_kernel, output_options,
-                     wants_host)
+from .common import (CPU_HELP, boot_all, complete_cpu, cpus, emit, kernel_options, one_cpu, one_kernel,
+                     output_options, wants_host)
 from .common import kernels as resolve_kernels
 
 
 @cli.command()
-@click.option("--cpu", "-c", "cpu_specs", multiple=True, metavar="CPU",
+@click.option("--cpu", "-c", "cpu_specs", multiple=True, metavar="CPU", shell_complete=complete_cpu,
               help=CPU_HELP + " Repeat or comma-separate for a side-by-side comparison; 'all' for every built-in "
                               "profile.")
 @kernel_options
@@ -41,7 +41,7 @@ def sizes(cpu_specs, kernels, options, explain, fmt):
 
 
 @cli.command()
-@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
 @kernel_options
 @output_options
 def features(cpu, kernels, options, fmt):
@@ -59,7 +59,7 @@ def features(cpu, kernels, options, fmt):
 
 
 @cli.command()
-@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
 @click.option("--mask", metavar="HEX", help="Feature mask, e.g. 0x602e7 (default: the kernel's max features).")
 @click.option("--features", "feature_list", metavar="LIST",
               help="Comma-separated features instead of --mask: avx,avx512,pkru,amx,apx or numbers.")

@@ -9,14 +9,14 @@ import click
 
 from ..errors import InputError
 from . import cli
-from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, emit, kernel_options, one_cpu, one_kernel, output_options,
-                     wants_host)
+from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, complete_cpu, complete_kernel, emit, kernel_options, one_cpu,
+                     one_kernel, output_options, wants_host)
 from .common import kernels as kernel_models
 
 
 @cli.command()
-@click.argument("profile", required=False, metavar="[PROFILE]")
-@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP + " (or give PROFILE)")
+@click.argument("profile", required=False, metavar="[PROFILE]", shell_complete=complete_cpu)
+@click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP + " (or give PROFILE)")
 @kernel_options
 @output_options
 def check(profile, cpu, kernels, options, fmt):
@@ -48,12 +48,12 @@ def check(profile, cpu, kernels, options, fmt):
 
 
 @cli.command()
-@click.argument("src", metavar="SRC")
-@click.argument("dst", metavar="DST")
+@click.argument("src", metavar="SRC", shell_complete=complete_cpu)
+@click.argument("dst", metavar="DST", shell_complete=complete_cpu)
 @kernel_options
-@click.option("--src-kernel", metavar="VERSION", help="The source's kernel (default: --kernel). SRC@VERSION "
+@click.option("--src-kernel", metavar="VERSION", shell_complete=complete_kernel, help="The source's kernel (default: --kernel). SRC@VERSION "
               "says the same.")
-@click.option("--dst-kernel", metavar="VERSION", help="The destination's kernel (default: --kernel). "
+@click.option("--dst-kernel", metavar="VERSION", shell_complete=complete_kernel, help="The destination's kernel (default: --kernel). "
               "DST@VERSION says the same.")
 @click.option("--for", "consumers", multiple=True, type=click.Choice(["kvm", "raw", "rr", "criu"]),
               help="The verdicts that decide the exit code: kvm (live migration: components and "
@@ -129,7 +129,7 @@ def verify(expectations, fmt):
 
 
 @cli.command()
-@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
 @kernel_options
 @click.option("--check", "logfile", metavar="LOGFILE", type=click.Path(dir_okay=False, allow_dash=True),
               help="Check the x86/fpu lines of a boot log (dmesg, journalctl, a pasted bug report; '-' for "

@@ -78,6 +78,9 @@ class XstateGroup(click.Group):
             error(f"cannot write the output: {e.strerror or e}")
             sys.exit(EXIT_USAGE)
         except click.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:  # click 8.2+: bare 'xstatecalc'
+                click.echo(e.ctx.get_help(), err=True)
+                sys.exit(EXIT_USAGE)
             cmd = e.ctx.command_path if e.ctx is not None else "xstatecalc"
             error(f"{e.format_message()} (see '{cmd} --help')")
             sys.exit(EXIT_USAGE)
@@ -111,6 +114,56 @@ def _quiet_stdout() -> None:
         pass
 
 
+# ------------------------------------------------------------------ shell completion (click's, see README)
+
+def _last_item(incomplete: str) -> tuple[str, str]:
+    """'spr,ze' -> ('spr,', 'ze'): comma-separated lists complete their last item."""
+    head, sep, tail = incomplete.rpartition(",")
+    return head + sep, tail
+
+
+def complete_cpu(ctx, param, incomplete):
+    """CPU names and aliases, 'all', 'host', profile files; after 'CPU@' the kernels (compare)."""
+    from click.shell_completion import CompletionItem
+
+    if "@" in incomplete:
+        cpu, _, kernel = incomplete.rpartition("@")
+        return [CompletionItem(f"{cpu}@{k}") for k in _kernel_words() if k.startswith(kernel)]
+    if "/" in incomplete or incomplete.startswith("."):
+        return [CompletionItem(incomplete, type="file")]
+    from ..profile import builtin_index
+
+    head, tail = _last_item(incomplete)
+    words = sorted(builtin_index()) + ["all", "host"]
+    out = [CompletionItem(head + w) for w in words if w.startswith(tail.lower())]
+    return out or [CompletionItem(incomplete, type="file")]
+
+
+def _kernel_words() -> list[str]:
+    from ..kernels import LTS_BRANCHES, mainline
+
+    rows = [".".join(map(str, r.version)) for r in mainline()]
+    return rows + [f"{a}.{b}.y" for a, b in LTS_BRANCHES] + ["lts", "all"]
+
+
+def complete_kernel(ctx, param, incomplete):
+    """Kernel release rows, X.Y.y for LTS branches, 'lts', 'all'."""
+    head, tail = _last_item(incomplete)
+    return [head + w for w in _kernel_words() if w.startswith(tail)]
+
+
+def complete_switch(ctx, param, incomplete):
+    from ..options import switch_words
+
+    return [w for w in switch_words() if w.lower().startswith(incomplete.lower())]
+
+
+def complete_feature(ctx, param, incomplete):
+    from ..components import feature_words
+
+    return [w for w in feature_words() if w.startswith(incomplete.lower())]
+
+
 def output_options(fn=None, *, default="table", choices=("table", "text", "json", "yaml", "csv")):
     """--format/-f, the same on every command (json is the documented contract)."""
 
@@ -129,8 +182,9 @@ def output_options(fn=None, *, default="table", choices=("table", "text", "json"
 def kernel_options(fn):
     """--kernel plus the kernel build options and boot parameters that change numbers."""
 
-    @click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION", help=KERNEL_HELP)
-    @click.option("--disable", "disable", multiple=True, metavar="SWITCH",
+    @click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION", help=KERNEL_HELP,
+                  shell_complete=complete_kernel)
+    @click.option("--disable", "disable", multiple=True, metavar="SWITCH", shell_complete=complete_switch,
                   help="Change the kernel as a kernel switch would, by its real mechanism: a boot parameter (nopku, "
                        "noxsave, noxsaves, noxsaveopt, nousershstk, clearcpuid=avx512f), a build option "
                        "(CONFIG_X86_USER_SHADOW_STACK=n, CONFIG_INTEL_IOMMU_SVM=n, "

@@ -7,14 +7,14 @@ import sys
 import click
 
 from . import cli
-from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, emit, kernel_options, one_cpu, one_kernel, output_options,
-                     wants_host)
+from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, complete_cpu, complete_feature, emit, kernel_options, one_cpu,
+                     one_kernel, output_options, wants_host)
 
 
 @cli.command()
-@click.option("--cpu", "-c", "cpu", metavar="CPU", help=CPU_HELP)
+@click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
 @kernel_options
-@click.option("--enable", "-e", "enable", multiple=True, metavar="FEATURE",
+@click.option("--enable", "-e", "enable", multiple=True, metavar="FEATURE", shell_complete=complete_feature,
               help="Dynamic feature to ask permission for: amx (= xtile_data, 18). Repeatable.")
 @click.option("--process", is_flag=True,
               help="Show an ordinary process instead: ARCH_REQ_XCOMP_PERM, then the #NM reallocation.")

@@ -22,8 +22,12 @@ def _examples():
         yield pytest.param(shlex.split(cmd)[1:], int(m.group(1)) if m else 0, id=cmd.strip())
 
 
+ROOT = Path(__file__).parent.parent
+
+
 @pytest.mark.parametrize("args,code", list(_examples()))
-def test_readme_examples_run(run, args, code):
+def test_readme_examples_run(run, args, code, monkeypatch):
+    monkeypatch.chdir(ROOT)  # examples name files relative to the checkout
     res = run(*args)
     assert res.exit_code == code, res.stdout + res.stderr
 
@@ -79,3 +83,16 @@ def test_profiles_doc_example_loads_and_runs(run, tmp_path):
     rec = json.loads(out.stdout)[0]
     # The same sub-leaves as Sapphire Rapids hardware without CET/PASID: reference §9.2's 6.1-era numbers.
     assert rec["configs"]["kernel"]["max"]["size"] == 10752 and rec["configs"]["user"]["max"]["size"] == 11008
+
+
+def test_readme_sample_outputs_are_the_real_outputs():
+    # Every sample block is what the command prints at 80 columns today (tools/readme_samples.py rewrites them).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_samples", ROOT / "tools" / "readme_samples.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert len(list(tool.samples(README))) >= 3
+    for start, end, command in tool.samples(README):
+        shown = "\n".join(README.split("\n")[start:end])
+        assert shown == tool.run(command).rstrip("\n"), f"stale sample: {command} (run python tools/readme_samples.py)"

@@ -545,8 +545,12 @@ def _expand(part: str | None) -> list[KernelModel]:
 
 
 def all_models() -> list[KernelModel]:
-    """One model per released mainline release that moves a number, oldest first."""
-    return [_model(r.version) for r in mainline() if r.numbers and r.released]
+    """One model per released mainline release that moves a number, oldest first, and the newest release
+    (so that a range of equal numbers reads up to today's kernel)."""
+    rows = [r for r in mainline() if r.numbers and r.released]
+    if rows[-1] != newest_release():
+        rows.append(newest_release())
+    return [_model(r.version) for r in rows]
 
 
 def mainline_models() -> list[KernelModel]:

@@ -308,7 +308,7 @@ def guest_view(b, steps, *, flow: str) -> View:
                       Column("result", R), Column("call", wrap=True, optional=True),
                       Column("what changed", wrap=True, optional=True), Column("returns", wrap=True, optional=True)],
               caption="state names: perm/guest_perm = struct fpu_state_perm, fpstate = struct fpstate, "
-                      "gfpu = struct fpu_guest; red rows fail (exit 1)")
+                      "gfpu = struct fpu_guest; a step that returns an error or ends in a signal fails (exit 1)")
     records, csv_rows = [], []
     for st in steps:
         if st.nr == 1:

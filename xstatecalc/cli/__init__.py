@@ -26,7 +26,7 @@ def cli():
       xstatecalc guest --cpu spr --kernel 6.1 --enable amx
       sudo dmesg | xstatecalc dmesg --check -
       xstatecalc compare zen4 skylake-sp
-      xstatecalc verify ci/xsave-expect.yaml
+      xstatecalc verify ci/xsave.yaml
     """
 
 

@@ -110,8 +110,8 @@ def verify(expectations, fmt):
 
     \b
     Example:
-      xstatecalc verify ci/xsave-expect.yaml
-    with ci/xsave-expect.yaml:
+      xstatecalc verify ci/xsave.yaml
+    with ci/xsave.yaml:
       - cpu: sapphire-rapids
         kernel: "6.18"
         options: {disable: [clearcpuid=enqcmd]}

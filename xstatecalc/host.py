@@ -195,6 +195,65 @@ def _arch_prctl_get(code: int) -> tuple[int | None, str]:
     return val.value, f"arch_prctl({code:#x})"
 
 
+_SC_MINSIGSTKSZ, _SC_SIGSTKSZ = 249, 250  # glibc bits/confname.h and musl unistd.h agree
+
+
+def running_libc() -> tuple[str, str] | None:
+    """('glibc', '2.36') from gnu_get_libc_version(), ('musl', '') from platform.libc_ver(); None if unknown."""
+    import ctypes
+    import platform
+
+    try:
+        libc = ctypes.CDLL(None)
+        fn = libc.gnu_get_libc_version
+        fn.restype = ctypes.c_char_p
+        return "glibc", fn().decode("ascii", "replace")
+    except (AttributeError, OSError):
+        name, version = platform.libc_ver()
+        return ("musl", version) if "musl" in (name or "").lower() else None
+
+
+def _sysconf(name: int) -> int | None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.sysconf.restype = ctypes.c_long
+    libc.sysconf.argtypes = [ctypes.c_int]
+    v = libc.sysconf(name)
+    return None if v < 0 else v
+
+
+def libc_rows(b) -> list[Row]:
+    """The C library's signal-stack numbers: xstatecalc's rules for this libc against sysconf() here.
+    Python's os.sysconf does not know _SC_MINSIGSTKSZ, so they are read through ctypes."""
+    from .errors import InputError
+    from .libc import libc_values
+    from .sigframe import signal_stack
+    from .userspace import parse_libc
+
+    found = running_libc()
+    if found is None:
+        return [Row("libc sysconf(_SC_MINSIGSTKSZ)", None, None, "unavailable",
+                    "neither glibc nor musl: no rules for this C library")]
+    name, version = found
+    try:
+        choice = parse_libc(f"{name}-{version}" if version else name)
+    except InputError as e:
+        return [Row("libc sysconf(_SC_MINSIGSTKSZ)", None, None, "unavailable", str(e))]
+    lv = libc_values(b, choice, signal_stack(b))
+    label = f"{name} {version}".strip()
+    how = f"sysconf({{}}) through ctypes ({label})"
+    rows = []
+    for q, model, code in (("sysconf(_SC_MINSIGSTKSZ)", lv.sc_minsigstksz, _SC_MINSIGSTKSZ),
+                           ("sysconf(_SC_SIGSTKSZ)", lv.sc_sigstksz, _SC_SIGSTKSZ)):
+        got = _sysconf(code)
+        if model is None and got is None:
+            rows.append(Row(q, None, None, "match", f"{label} has no such name (EINVAL), as modelled"))
+        else:
+            rows.append(_row(q, model, got, how.format(code), f"{label}: sysconf({code}) fails (EINVAL)"))
+    return rows
+
+
 def _kernel_log() -> str | None:
     import subprocess
 
@@ -229,6 +288,7 @@ def compare_with_kernel(b, dump: Dump) -> list[Row]:
     perm, how = _arch_prctl_get(ARCH_GET_XCOMP_PERM)
     rows.append(_row("ARCH_GET_XCOMP_PERM", _hexv(b.user_default.features | legacy), _hexv(perm),
                      how + " (this process: no dynamic feature requested)", how))
+    rows += libc_rows(b)
     log = _kernel_log()
     if log is None:
         rows.append(Row("x86/fpu boot lines", None, None, "unavailable",

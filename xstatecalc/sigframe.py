@@ -93,32 +93,31 @@ class StackVerdict:
 
     size: int
     fits: bool  # holds the largest frame the kernel may deliver to this process
-    margin: int  # size - that frame (negative: short by so many bytes)
-    verdict: str  # fits | fits-without-amx | refused-by-sigaltstack | refused-by-perm | dies-on-delivery
+    margin: int  # usable bytes - that frame (negative: short by so many bytes)
+    verdict: str  # fits | fits-without-amx | refused-by-sigaltstack | dies-on-delivery
     why: str
 
 
-def judge(ss: SignalStack, size: int, *, permitted: bool = True) -> StackVerdict:
-    """How the kernel treats a sigaltstack of *size* bytes for a process that does (or does not) hold the
-    dynamic permission. The frame that must fit is the largest this process can be delivered."""
+def judge(ss: SignalStack, size: int, *, permitted: bool = True, usable: int | None = None) -> StackVerdict:
+    """How the kernel treats a sigaltstack of *size* bytes (of which *usable* are not guard pages).
+
+    *permitted*: the process holds, or may come to hold, its dynamic features (AMX); then the frame that
+    must fit is the largest, AT_MINSIGSTKSZ. Shared by `sigstack` and `guest --process`."""
+    usable = size if usable is None else usable
     frame = ss.frame_permitted if permitted else ss.frame_default
-    margin = size - frame
+    margin = usable - frame
     if size < MINSIGSTKSZ:
         return StackVerdict(size, False, margin, "refused-by-sigaltstack",
                             f"sigaltstack() refuses less than MINSIGSTKSZ ({MINSIGSTKSZ}): -ENOMEM")
-    check = ss.check_permitted if permitted else ss.check_default
-    if check is not None and not size > check:
+    if not permitted and ss.check_default is not None and not size > ss.check_default:
         return StackVerdict(size, False, margin, "refused-by-sigaltstack",
-                            f"sigaltstack_size_valid(): {size} is not more than {check}: -ENOMEM")
-    if permitted and ss.perm_min is not None and size < ss.perm_min:
-        return StackVerdict(size, False, margin, "refused-by-perm",
-                            f"ARCH_REQ_XCOMP_PERM after sigaltstack(): {size} < {ss.perm_min}: -ENOSPC; installed "
-                            "after the permission, delivery of an AMX frame overflows it")
+                            f"strict_sas_size: {size} is not more than {ss.check_default}: -ENOMEM")
     if margin >= 0:
         return StackVerdict(size, True, margin, "fits", f"holds the largest frame, {frame} bytes")
-    if permitted and ss.dynamic and size >= ss.frame_default:
+    if permitted and ss.dynamic and usable >= ss.frame_default:
         return StackVerdict(size, False, margin, "fits-without-amx",
-                            f"holds the {ss.frame_default}-byte frame of a process without AMX, not the "
-                            f"{frame}-byte frame once AMX is in use")
+                            f"holds the {ss.frame_default}-byte frame of a process without AMX, not the {frame}-byte "
+                            f"frame once AMX is in use: while it is installed ARCH_REQ_XCOMP_PERM fails with -ENOSPC, "
+                            f"and after the permission sigaltstack() wants more than {ss.check_permitted} (-ENOMEM)")
     return StackVerdict(size, False, margin, "dies-on-delivery",
-                        f"a {frame}-byte frame does not fit: the kernel delivers SIGSEGV instead")
+                        f"a {frame}-byte frame does not fit {usable} bytes: the kernel delivers SIGSEGV instead")

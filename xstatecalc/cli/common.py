@@ -47,7 +47,8 @@ def note(message: str) -> None:
 # when that command runs (or help lists them all), which keeps start-up to what one command needs.
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
                    "cpus": "buffers", "guest": "guests", "check": "checks", "compare": "checks",
-                   "verify": "checks", "dmesg": "checks", "import": "inputs", "host": "inputs"}
+                   "verify": "checks", "dmesg": "checks", "sigstack": "userspace", "limit": "userspace",
+                   "import": "inputs", "host": "inputs"}
 
 
 class XstateGroup(click.Group):

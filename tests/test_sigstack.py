@@ -1,0 +1,156 @@
+"""`sigstack` and `limit`: the kernel's frame, the C library's rules and the runtimes' stacks (issue 13).
+
+Numbers come from the sources named at each test: glibc (bminor/glibc tags glibc-2.34..2.42,
+sysdeps/unix/sysv/linux/sysconf-sigstksz.h, x86/dl-minsigstacksize.h, sysdeps/x86/cpu-features.c),
+musl (996b6154, 8c43c562, 300a1f53), the kernel (arch/x86/kernel/signal.c, 7.3), the reference model
+(AT_MINSIGSTKSZ 11952 on Sapphire Rapids, 3632 on Skylake-SP, 3376 on Zen 4) and the issue reports cited.
+"""
+
+import json
+
+import pytest
+
+from xstatecalc.fpu import boot
+from xstatecalc.guest import process_flow, stack_verdict
+from xstatecalc.kernels import resolve_kernel
+from xstatecalc.profile import resolve
+from xstatecalc.sigstack import sigstack
+from xstatecalc.userspace import find_runtimes, parse_libc, rules
+
+
+def report(cpu, kernel="6.18", libc=None, runtimes=(), sizes=()):
+    b = boot(resolve(cpu), resolve_kernel(kernel))
+    return sigstack(b, parse_libc(libc), find_runtimes(runtimes) if runtimes else [], list(sizes))
+
+
+@pytest.mark.parametrize("cpu,at,sc_sigstksz", [("spr", 11952, 47808), ("skx", 3632, 14528), ("zen4", 3376, 13504)])
+def test_glibc_sysconf(cpu, at, sc_sigstksz):
+    # sysconf_sigstksz(): max(8192, 4 * max(2048, _SC_MINSIGSTKSZ)); _SC_MINSIGSTKSZ is AT_MINSIGSTKSZ itself.
+    r = report(cpu)
+    assert r.signal.at_minsigstksz == at
+    assert (r.libc.sc_minsigstksz, r.libc.sc_sigstksz) == (at, sc_sigstksz)
+
+
+def test_glibc_sigstksz_on_sapphire_rapids_is_not_a_page_multiple():
+    lv = report("spr").libc
+    assert lv.sc_sigstksz == 11 * 4096 + 2752 and lv.record()["sc_sigstksz_page_multiple"] is False
+    # With _GNU_SOURCE (every C++ program) both macros are sysconf(_SC_SIGSTKSZ) (bits/sigstksz.h).
+    assert lv.sigstksz == {"constant": 8192, "dynamic": 47808} and lv.minsigstksz["dynamic"] == 47808
+
+
+def test_glibc_without_at_minsigstksz_emulates_it_from_cpuid():
+    # Linux 5.10 passes no AT_MINSIGSTKSZ; dl_check_minsigstacksize(): EBX + 516 on x86-64, where EBX is
+    # CPUID(0xD,0).EBX for the kernel's XCR0 (no AMX before 5.16: 2696 on Sapphire Rapids).
+    lv = report("spr", "5.10").libc
+    assert lv.at == 0 and lv.sc_minsigstksz == 2696 + 516
+
+
+def test_glibc_before_2_34_has_no_sysconf_names():
+    lv = report("spr", libc="glibc-2.33").libc
+    assert lv.sc_minsigstksz is None and lv.sc_sigstksz is None and lv.sigstksz["dynamic"] is None
+
+
+@pytest.mark.parametrize("libc,minimum,sigstksz", [("musl-1.2.5", 11952, 18096), ("musl", 12976, 19120),
+                                                   ("musl-1.2.3", None, None)])
+def test_musl_sysconf(libc, minimum, sigstksz):
+    # 1.2.4/1.2.5: max(AT, 2048) and + 6144; after 8c43c562: max(AT, 1024) + 1024; before 1.2.4: no names.
+    lv = report("spr", libc=libc).libc
+    assert (lv.sc_minsigstksz, lv.sc_sigstksz) == (minimum, sigstksz)
+
+
+def test_newer_musl_refuses_a_stack_of_exactly_at():
+    # 300a1f53: sigaltstack() fails with ENOMEM below sysconf(_SC_MINSIGSTKSZ) = 12976; glibc passes the same
+    # 11952 bytes to the kernel, whose sigaltstack_size_valid() wants more than 11952 - 116 = 11836.
+    musl = report("spr", libc="musl", sizes=[11952]).stacks[0]
+    glibc = report("spr", sizes=[11952]).stacks[0]
+    assert (musl.verdict, musl.fits) == ("refused-by-libc", False)
+    assert (glibc.verdict, glibc.fits, glibc.margin) == ("fits", True, 0)
+    assert report("spr").signal.check_permitted == 11836
+
+
+def test_rust_on_newer_musl_runs_without_an_overflow_handler():
+    # Rust sizes its stack max(SIGSTKSZ, AT) = 11952 and ignores sigaltstack()'s result (rust-lang/rust#107795).
+    st = report("spr", libc="musl", runtimes=["rust"]).stacks[0]
+    assert st.size == 11952 and st.verdict == "refused-by-libc" and "without an alternate stack" in st.then
+
+
+def test_erlang_before_the_fix_aborts_on_newer_musl_with_amx():
+    # OTP before 29.1 asks for SIGSTKSZ, musl's constant 8192 (erlang/otp#11349, Granite Rapids).
+    old, new = report("gnr", libc="musl", runtimes=["erlang"]).stacks
+    assert (old.size, old.verdict, old.then) == (8192, "refused-by-libc", "the program aborts")
+    assert new.fits and new.size == 12976
+
+
+def test_clickhouse_aligned_alloc_fails_with_47808():
+    # ClickHouse/ClickHouse#109300: aligned_alloc(page, MINSIGSTKSZ) with glibc 2.34+ headers on SPR.
+    st = report("spr", runtimes=["clickhouse"]).stacks[0]
+    assert (st.size, st.verdict) == (47808, "alloc-fails")
+
+
+def test_ldso_save_areas():
+    # The development machine's glibc 2.36 on an AVX-only CPU (userspace-stacks.md, measured with
+    # `ld.so --list-diagnostics`): xsave_state_size = xsave_state_full_size = 0x380 = ALIGN_UP(832 + 64, 64).
+    lv = report("zen2", libc="glibc-2.36").libc
+    assert (lv.ldso["lazy_binding"], lv.ldso["full"]) == (0x380, 0x380) and lv.ldso["tlsdesc"] is None
+    # glibc 2.42 on Sapphire Rapids (cpu-features.c update_active(), by hand): compacted {avx, opmask, zmm_hi256,
+    # hi16_zmm} ends at 2432; xtile_cfg 2432..2496, xtile_data 2496..10688; + 88 = 10776, aligned 10816; lazy
+    # binding = 10816 - (10688 - 2432) = 2560.
+    spr = report("spr").libc.ldso
+    assert (spr["tlsdesc"], spr["lazy_binding"]) == (10816, 2560)
+
+
+@pytest.mark.parametrize("size", [8192, 11836, 11837, 11952, 16384])
+def test_sigstack_and_the_process_flow_agree(size):
+    # One engine, two views: a stack that holds AT in `sigstack` lets `guest --process --sigaltstack` run an
+    # AMX process to a delivered signal; one that does not fails a step there.
+    b = boot(resolve("spr"), resolve_kernel("7.3"))
+    verdict = sigstack(b, parse_libc(None), [], [size]).stacks[0]
+    steps = process_flow(b, [18], size)
+    assert verdict.fits == stack_verdict(steps).startswith("OK")
+
+
+def test_every_rule_names_its_source_and_status():
+    for rt in rules().runtimes:
+        assert rt.source and rt.status in ("read", "reference")
+    for eras in rules().libcs.values():
+        for era in eras:
+            assert era.rules["evidence"] and era.rules["status"] in ("read", "reference")
+
+
+# ------------------------------------------------------------------ the commands
+
+def test_sigstack_command_contract_and_exit_code(run):
+    res = run("sigstack", "--cpu", "spr", "--kernel", "6.18", "--size", "16384", "-f", "json")
+    data = json.loads(res.stdout)
+    assert res.exit_code == 0
+    assert {"cpu", "kernel", "model", "at_minsigstksz", "frame", "libc", "stacks"} <= set(data)
+    assert data["frame"] == {"default": data["frame"]["default"], "permitted": 11952}
+    assert data["libc"]["name"] == "glibc" and data["libc"]["sc_sigstksz"] == 47808
+    assert data["stacks"] == [data["stacks"][0]] and data["stacks"][0]["who"] == "--size 16384"
+    assert data["stacks"][0]["margin"] == 16384 - 11952
+    assert run("sigstack", "--cpu", "spr", "--size", "8192").exit_code == 1
+
+
+def test_sigstack_every_cpu_and_lts_kernel(run):
+    res = run("sigstack", "--cpu", "all", "--kernel", "lts", "--libc", "musl", "-f", "json")
+    data = json.loads(res.stdout)
+    assert res.exit_code == 1 and len(data) >= 31 * 8
+
+
+def test_sigstack_bad_libc_and_runtime_exit_2(run):
+    assert run("sigstack", "--libc", "uclibc").exit_code == 2
+    res = run("sigstack", "--runtime", "cobol")
+    assert res.exit_code == 2 and "known runtimes are" in res.stderr
+
+
+def test_limit_finds_criu_4096(run):
+    # CRIU refuses "xsave struct too large (11008 vs 4096)" (checkpoint-restore/criu#2835): Sapphire Rapids'
+    # user xstate, 11008 bytes from 5.16 on (reference §5.6).
+    res = run("limit", "user.max.size", "4096", "--kernel", "6.18", "-f", "json")
+    data = json.loads(res.stdout)
+    assert res.exit_code == 1
+    spr = next(o for o in data["exceeding"] if o["cpu"] == "sapphire-rapids")
+    assert (spr["value"], spr["over"]) == (11008, 11008 - 4096)
+    assert [o["over"] for o in data["exceeding"]] == sorted((o["over"] for o in data["exceeding"]), reverse=True)
+    assert run("limit", "user.max.size", "20000").exit_code == 0
+    assert run("limit", "no.such.value", "1").exit_code == 2

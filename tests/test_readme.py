@@ -96,3 +96,15 @@ def test_readme_sample_outputs_are_the_real_outputs():
     for start, end, command in tool.samples(README):
         shown = "\n".join(README.split("\n")[start:end])
         assert shown == tool.run(command).rstrip("\n"), f"stale sample: {command} (run python tools/readme_samples.py)"
+
+
+def test_docs_pictures_are_current():
+    # docs/*.svg are what the command draws today (tools/docs_pictures.py rewrites them).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_pictures", ROOT / "tools" / "docs_pictures.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for path, command in tool.PICTURES.items():
+        assert (ROOT / path).read_text(encoding="utf-8") == tool.run(command), f"stale {path}"
+        assert f"({path})" in README  # the README shows it

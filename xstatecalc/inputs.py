@@ -51,6 +51,60 @@ def read_text(path: str | os.PathLike, *, limit: int = MAX_INPUT_BYTES, what: st
         raise InputError(f"{shown}: {what} is not UTF-8 text (byte {e.start}: {data[e.start]:#04x})") from None
 
 
+MAX_STDIN_BINARY = 64 * 1024 * 1024
+
+
+class BinarySource:
+    """A binary input read piece by piece: a core file can be gigabytes, but only its headers and notes
+    are needed. stdin is read whole, up to MAX_STDIN_BINARY."""
+
+    def __init__(self, path: str | os.PathLike, what: str = "file"):
+        self.name = os.fspath(path)
+        self.shown = "<stdin>" if self.name == "-" else _show_path(self.name)
+        self.what = what
+        self._fh = None
+        self._data = None
+        try:
+            if self.name == "-":
+                if sys.stdin is None:
+                    raise InputError("<stdin>: standard input is closed; give a file instead of '-'")
+                self._data = sys.stdin.buffer.read(MAX_STDIN_BINARY + 1)
+                if len(self._data) > MAX_STDIN_BINARY:
+                    raise InputError(f"<stdin>: more than {MAX_STDIN_BINARY // (1024 * 1024)} MiB; give the file "
+                                     "by name")
+                self.size = len(self._data)
+            else:
+                self._fh = open(self.name, "rb")
+                st = os.fstat(self._fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    raise InputError(f"{self.shown}: not a regular file")
+                self.size = st.st_size
+        except IsADirectoryError:
+            raise InputError(f"{self.shown}: is a directory, not a {what}") from None
+        except FileNotFoundError:
+            raise InputError(f"{self.shown}: no such {what}") from None
+        except (OSError, ValueError, AttributeError) as e:
+            reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise InputError(f"{self.shown}: cannot read {what}: {reason}") from None
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Exactly *size* bytes at *offset*, or an InputError saying the file is too short."""
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise InputError(f"{self.shown}: {size} bytes at offset {offset} run past the end of the "
+                             f"{self.size}-byte {self.what}")
+        if self._data is not None:
+            return self._data[offset:offset + size]
+        self._fh.seek(offset)
+        data = self._fh.read(size)
+        if len(data) != size:
+            raise InputError(f"{self.shown}: short read at offset {offset}")
+        return data
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
 def _utf16(data: bytes) -> bool:
     """A BOM, or ASCII text with a NUL in every other byte."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):

@@ -16,7 +16,7 @@ import sys
 
 from .records import record
 
-FORMATS = ("table", "text", "json", "yaml", "csv")
+FORMATS = ("table", "text", "json", "yaml", "csv", "svg")
 STATUS_STYLES = {"bad": "bold red", "warn": "yellow", "good": "green", "dim": "dim", "bold": "bold", None: None}
 WRAP_MIN = 24  # the narrowest a prose column is squeezed to before optional columns move under the table
 TEXT_WIDTH = 78  # --format text: fits a mail quoted twice
@@ -49,6 +49,30 @@ class Table:
         self.row_styles.append(style)
 
 
+@record
+class Segment:
+    """A run of bytes in a buffer picture."""
+
+    start: int
+    size: int
+    label: str
+    kind: str  # user | dynamic | supervisor | guest-only | independent | legacy | header | reserved | hole | padding
+
+
+@record
+class Band:
+    """One buffer: a label and its segments in order."""
+
+    label: str
+    segments: list
+
+
+@record
+class Picture:
+    title: str
+    bands: list
+
+
 class View:
     """What a command hands to the renderer: machine data (the JSON/YAML contract) plus
     tables and notes for people. *builder* makes (tables, notes, csv_table) on demand, so
@@ -56,8 +80,9 @@ class View:
     writes when the CSV carries more than a table shows."""
 
     def __init__(self, data, tables: list[Table] | None = None, notes: list[str] | None = None,
-                 csv_table: Table | None = None, builder=None, csv_rows=None):
+                 csv_table: Table | None = None, builder=None, csv_rows=None, pictures=None):
         self.data, self.builder = data, builder
+        self.pictures = pictures or []  # drawn as text maps (table, text) or SVG (svg)
         self.tables = tables or []
         self.notes = notes or []  # printed after the tables (table and text formats)
         self.csv_table = csv_table  # what --format csv writes (default: the first table)
@@ -107,6 +132,10 @@ def to_text(view: View, fmt: str) -> str:
         return _json(view.data)
     if fmt == "yaml":
         return _yaml(view.data)
+    if fmt == "svg":
+        if not view.pictures:
+            raise ValueError("this output has no picture to draw as SVG")
+        return svg(view.pictures)
     if fmt == "csv":
         if view.csv_rows is not None:
             return _csv(*view.csv_rows)
@@ -208,6 +237,9 @@ def draw(view: View, stream=None, *, fmt: str = "table") -> None:
     color = not plain and color_wanted(stream)
     width = min(TEXT_WIDTH, width_for(stream)) if plain else width_for(stream)
     out = _Out(width, color, ascii_only if plain else (lambda s: s))
+    for pic in view.pictures:
+        _draw_picture(out, pic, plain)
+        out.line()
     laid_out = [x for t in view.tables for x in _layout(t, width, out.fix)]
     for n, (t, columns) in enumerate(laid_out):
         if n:
@@ -355,6 +387,100 @@ def _draw_records(out: _Out, t: Table) -> None:
     if t.caption:
         out.line()
         out.paragraph(t.caption)
+
+
+# ------------------------------------------------------------------ pictures
+
+_TEXT_FILL = {"hole": "~", "padding": ".", "reserved": "/"}  # marks for bytes that hold no state
+
+
+def _draw_picture(out: _Out, pic: Picture, plain: bool) -> None:
+    """Each band as a column of boxes, not to scale (a row per segment, its size written in it), side by side
+    when the width allows, one under the other otherwise."""
+    out.paragraph(pic.title + " (not to scale: one row per run of bytes)", "bold", "", "  ")
+    out.line()
+    col = max(30, min(44, (out.width - 2) // max(1, len(pic.bands))))
+    columns = [_picture_column(b, col, plain) for b in pic.bands]
+    if len(columns) * col + 2 * (len(columns) - 1) <= out.width:
+        for row in range(max(len(c) for c in columns)):
+            out.line("  ".join((c[row] if row < len(c) else "").ljust(col) for c in columns).rstrip())
+    else:
+        for c in columns:
+            for line in c:
+                out.line(line)
+            out.line()
+    out.line("~ hole (no component)   . alignment padding   / reserved" if plain else
+             "~ hole (no component)   . 64-byte alignment padding   / reserved legacy bytes")
+
+
+def _picture_column(band: Band, width: int, plain: bool) -> list[str]:
+    h, v, tl, tr, ml, mr, bl, br = ("-", "|", "+", "+", "+", "+", "+", "+") if plain else \
+        ("─", "│", "┌", "┐", "├", "┤", "└", "┘")
+    gutter = 6
+    inner = width - gutter - 3
+    lines = [band.label[:width]]
+    for i, s in enumerate(band.segments):
+        lines.append(f"{s.start:>{gutter}} " + (tl if i == 0 else ml) + h * inner + (tr if i == 0 else mr))
+        fill = _TEXT_FILL.get(s.kind, " ")
+        text = f" {s.label} {s.size}" + ("" if s.kind in _TEXT_FILL or s.kind in ("legacy", "header") else
+                                          f" [{s.kind}]")
+        text = (text + " ")[:inner]
+        lines.append(" " * gutter + " " + v + text + fill * (inner - len(text)) + v)
+    end = band.segments[-1].start + band.segments[-1].size if band.segments else 0
+    lines.append(f"{end:>{gutter}} " + bl + h * inner + br)
+    return lines
+
+
+_SVG_COLOURS = {"user": "#4e79a7", "dynamic": "#f28e2b", "supervisor": "#9c9c9c", "guest-only": "#b07aa1",
+                "independent": "#76b7b2", "legacy": "#c9d7e8", "header": "#e2e2e2", "reserved": "#f3f3f3",
+                "hole": "#ffffff", "padding": "#fbe9c6", "unsupported": "#dddddd"}
+
+
+def _esc(text: str) -> str:
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"))
+
+
+def svg(pictures) -> str:
+    """The pictures as one SVG document, to scale: one horizontal bar per band, coloured by class."""
+    width, left, bar_h = 960, 20, 34
+    scale_to = max((s.start + s.size for p in pictures for b in p.bands for s in b.segments), default=1)
+    px = (width - 2 * left) / scale_to
+    parts, y = [], 10
+    for pic in pictures:
+        head, _, rest = pic.title.partition(" (")
+        y += 24
+        parts.append(f'<text x="{left}" y="{y}" font-size="15" font-weight="bold">{_esc(head)}</text>')
+        if rest:
+            y += 16
+            parts.append(f'<text x="{left}" y="{y}" font-size="11">({_esc(rest)}</text>')
+        for band in pic.bands:
+            y += 22
+            parts.append(f'<text x="{left}" y="{y}" font-size="12">{_esc(band.label)}</text>')
+            y += 6
+            for s in band.segments:
+                x, w = left + s.start * px, max(s.size * px, 0.5)
+                parts.append(f'<rect x="{x:.2f}" y="{y}" width="{w:.2f}" height="{bar_h}" '
+                             f'fill="{_SVG_COLOURS.get(s.kind, "#cccccc")}" stroke="#333" stroke-width="0.5">'
+                             f'<title>{_esc(s.label)}: {s.size} bytes at {s.start} ({_esc(s.kind)})</title></rect>')
+                if w > 7 * len(s.label) + 4:
+                    parts.append(f'<text x="{x + w / 2:.2f}" y="{y + 21}" font-size="11" text-anchor="middle">'
+                                 f'{_esc(s.label)}</text>')
+                elif w > 3 and s.kind not in ("hole", "padding", "reserved"):
+                    parts.append(f'<text x="{x + w / 2:.2f}" y="{y + bar_h + 11}" font-size="9" '
+                                 f'text-anchor="middle">{_esc(s.label.split(" ")[0])}</text>')
+            end = max((s.start + s.size for s in band.segments), default=0)
+            parts.append(f'<text x="{left + end * px:.2f}" y="{y - 2}" font-size="9" text-anchor="end">{end}</text>')
+            y += bar_h + 14
+    y += 8
+    x = left
+    for kind in ("user", "dynamic", "supervisor", "guest-only", "legacy", "header", "hole", "padding"):
+        parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{_SVG_COLOURS[kind]}" stroke="#333" '
+                     f'stroke-width="0.5"/><text x="{x + 16}" y="{y + 10}" font-size="11">{kind}</text>')
+        x += 26 + 7 * len(kind)
+    height = y + 24
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="sans-serif">\n'
+            f'<rect width="{width}" height="{height}" fill="white"/>\n' + "\n".join(parts) + "\n</svg>\n")
 
 
 def emit(view: View, fmt: str, stream=None) -> None:

@@ -159,7 +159,11 @@ def _size_story(b: Boot, cfg) -> str:
 
 
 def component_class(b: Boot, nr: int) -> str:
-    k = b.kernel
+    return kernel_class(b.kernel, nr)
+
+
+def kernel_class(k, nr: int) -> str:
+    """user, dynamic, supervisor, guest-only, independent, legacy or unsupported, in kernel *k*'s masks."""
     if nr in (C.FP, C.SSE):
         return "legacy"
     if k.independent >> nr & 1:

@@ -605,3 +605,99 @@ def limit_view(name: str, limit: int, over, checked: int, description: str) -> V
     data = {"value": name, "limit": limit, "checked": checked, "ok": not over,
             "exceeding": [o.record() for o in over]}
     return View(data, [t] if over else [], notes, csv_table=t)
+
+
+# ------------------------------------------------------------------ core files and XSAVE images
+
+def core_view(source: str, image, fits_, groups, check, chosen, component) -> View:
+    """What an XSAVE image holds and which CPUs could have written it."""
+    from .components import key, names
+
+    t = Table(f"{source}: XSAVE image ({image.kind})", [Column("field"), Column("value", wrap=True)])
+    t.add("size", f"{image.size} bytes")
+    t.add("XCR0", "-" if image.xcr0 is None else f"{image.xcr0:#x} ({' '.join(names(image.xcr0))})")
+    t.add("XCR0 read from", image.xcr0_from)
+    if image.xstate_bv is not None:
+        t.add("XSTATE_BV", f"{image.xstate_bv:#x}: state in {' '.join(names(image.xstate_bv)) or 'no component'}; "
+                            "the rest hold their initial state")
+        t.add("XCOMP_BV", f"{image.xcomp_bv:#x} ({'compacted' if image.compacted else 'standard format'})")
+    t.add("layout", "NT_X86_XSAVE_LAYOUT note (6.12+)" if image.layout is not None else
+          "inferred: no NT_X86_XSAVE_LAYOUT note (a core before 6.12, or a raw image)")
+    rows = []
+    lay = chosen or {}
+    for n in sorted(lay):
+        off, size = lay[n]
+        rows.append([n, key(n), off, size, "yes" if image.xstate_bv and image.xstate_bv >> n & 1 else "no"])
+    comp = Table("Components (extended area)", [Column("#", R), Column("name"), Column("offset", R),
+                                                Column("size", R), Column("holds state")], rows,
+                 caption="offsets from " + ("the layout note" if image.layout is not None else
+                                            "the CPU checked" if check else "the one layout every candidate shares"
+                                            if chosen else "-"))
+    cand = Table("CPUs whose layout fits", [Column("", style="bold"), Column("layout"), Column("cpus", wrap=True)])
+    for i, g in enumerate(groups, 1):
+        diff = ", ".join(f"{key(n)}@{o}" for n, (o, _s) in sorted(g[0].layout.items()))
+        cand.add("*" if len(groups) > 1 else "", f"{i}: {diff}", ", ".join(f.profile.name for f in g),
+                 style="warn" if len(groups) > 1 else None)
+    notes = list(image.problems)
+    if len(groups) > 1:
+        notes.append(f"{len(groups)} different layouts fit this image: without the NT_X86_XSAVE_LAYOUT note a reader "
+                     "must guess, and guesses here are wrong for some of these CPUs (the AMD-vs-Intel AVX-512 case: "
+                     "gdb's i387_guess_xsave_layout, go-delve/delve#3827).")
+    elif not groups:
+        notes.append("No built-in CPU's layout fits this image.")
+    data = {"file": source, "kind": image.kind, "size": image.size,
+            "xcr0": None if image.xcr0 is None else f"{image.xcr0:#x}", "xcr0_from": image.xcr0_from,
+            "signal_sw_bytes": image.signal_sw,
+            "xstate_bv": None if image.xstate_bv is None else f"{image.xstate_bv:#x}",
+            "xcomp_bv": None if image.xcomp_bv is None else f"{image.xcomp_bv:#x}",
+            "format": "compacted" if image.compacted else "standard",
+            "layout_source": "note" if image.layout is not None else "inferred",
+            "layout": [r.record() for r in image.layout] if image.layout is not None else None,
+            "components": [{"nr": r[0], "name": r[1], "offset": r[2], "size": r[3], "holds_state": r[4] == "yes"}
+                           for r in rows],
+            "candidates": [f.profile.name for f in fits_],
+            "layouts": [{"cpus": [f.profile.name for f in g],
+                         "offsets": {key(n): o for n, (o, _s) in sorted(g[0].layout.items())}} for g in groups],
+            "layouts_differ": len(groups) > 1,
+            "notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
+            "problems": image.problems, "check": check}
+    tables = [t, comp, cand]
+    if check is not None:
+        ct = Table(f"Checked against {check['cpu']}", [Column("verdict"), Column("why", wrap=True)])
+        for why in check["differences"] or ["every component at the same offset and size"]:
+            ct.add("DIFFERS" if check["differences"] else "ok", why, style="bad" if check["differences"] else "good")
+        tables.append(ct)
+    if component is not None:
+        nr, raw = component
+        data["component"] = {"nr": nr, "name": key(nr), "hex": raw.hex()}
+        hexdump = Table(f"Component {nr} ({key(nr)}): {len(raw)} bytes", [Column("offset", R), Column("bytes")])
+        for i in range(0, len(raw), 16):
+            hexdump.add(i, " ".join(f"{b:02x}" for b in raw[i:i + 16]))
+        tables.append(hexdump)
+    return View(data, [x for x in tables if x.rows], notes, csv_table=comp)
+
+
+def layout_note_view(profile, kernel, records, mask) -> View:
+    from .xsaveimage import note_bytes
+
+    t = Table(f"{profile.name} on {linux(kernel)}: NT_X86_XSAVE_LAYOUT (type 0x205, owner \"LINUX\")",
+              [Column("type", R), Column("name"), Column("size", R), Column("offset", R), Column("flags", R)],
+              caption="struct x86_xfeat_component {u32 type, size, offset, flags}, one per extended feature of "
+                      "fpu_user_cfg.max_features (dump_xsave_layout_desc(), 6.12+); offsets are standard")
+    for r in records:
+        t.add(r.type, r.record()["name"], r.size, r.offset, r.flags)
+    notes = [] if kernel.core_layout_note else [f"Linux {kernel.model} writes no such note (it arrived in 6.12)."]
+    data = {"cpu": profile.name, **kernel_fields(kernel), "n_type": 0x205, "owner": "LINUX",
+            "written": bool(kernel.core_layout_note), "xfeatures": f"{mask:#x}",
+            "records": [r.record() for r in records], "desc_hex": note_bytes(records).hex()}
+    return View(data, [t], notes, csv_table=t)
+
+
+def layout_picture_view(profile, mask: int, *, kernel=None) -> View:
+    """`layout --diagram` and `layout --format svg`: the buffer as a picture."""
+    from .pictures import layout_picture
+
+    rec = layout_record(profile, mask)
+    if kernel is not None:
+        rec.update(kernel_fields(kernel))
+    return View(rec, [], pictures=[layout_picture(profile, mask, kernel)])

@@ -63,9 +63,12 @@ def features(cpu, kernels, options, fmt):
 @click.option("--mask", metavar="HEX", help="Feature mask, e.g. 0x602e7 (default: the kernel's max features).")
 @click.option("--features", "feature_list", metavar="LIST",
               help="Comma-separated features instead of --mask: avx,avx512,pkru,amx,apx or numbers.")
+@click.option("--emit-note", is_flag=True,
+              help="Print the NT_X86_XSAVE_LAYOUT records this kernel writes into core files (6.12+).")
+@click.option("--diagram", is_flag=True, help="Draw the buffer: standard and compacted side by side.")
 @kernel_options
-@output_options
-def layout(cpu, mask, feature_list, kernels, options, fmt):
+@output_options(choices=("table", "text", "json", "yaml", "csv", "svg"))
+def layout(cpu, mask, feature_list, emit_note, diagram, kernels, options, fmt):
     """Offsets, sizes, holes and alignment padding of every component, in both formats.
 
     The compacted offsets are what the kernel prints as xstate_offset[i].
@@ -75,6 +78,9 @@ def layout(cpu, mask, feature_list, kernels, options, fmt):
       xstatecalc layout --cpu sapphire-rapids
       xstatecalc layout --cpu zen4 --mask 0x2e7
       xstatecalc layout --cpu apx --features avx,avx512,pkru,apx
+      xstatecalc layout --cpu zen4 --emit-note --format json
+      xstatecalc layout --cpu spr --diagram
+      xstatecalc layout --cpu spr --format svg > spr.svg
     """
     from .. import components as C
     from ..numbers import parse_mask
@@ -95,12 +101,24 @@ def layout(cpu, mask, feature_list, kernels, options, fmt):
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--features") from None
     else:
-        m = boot_all([p], [k], options)[0].kernel_max.features
+        b = boot_all([p], [k], options)[0]
+        m = b.user_max.features if emit_note else b.kernel_max.features
     m |= C.MASK_FPSSE
     missing = [n for n in C.bits(m & ~C.MASK_FPSSE) if n not in p.components]
     if missing:
         raise InputError(f"{p.name} does not enumerate component(s) "
                          f"{', '.join(f'{n} ({C.key(n)})' for n in missing)}")
+    if emit_note:
+        from ..views import layout_note_view
+        from ..xsaveimage import layout_note
+
+        emit(layout_note_view(p, k, layout_note(p, m), m), fmt)
+        return
+    if diagram or fmt == "svg":
+        from ..views import layout_picture_view
+
+        emit(layout_picture_view(p, m, kernel=k), fmt)
+        return
     emit(layout_view(p, m, kernel=k), fmt)
 
 

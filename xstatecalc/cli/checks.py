@@ -59,8 +59,9 @@ def check(profile, cpu, kernels, options, fmt):
               help="The verdicts that decide the exit code: kvm (live migration: components and "
                    "KVM_SET_XSAVE size), raw (a VMM copying the KVM_GET_XSAVE2 blob), rr, criu. Repeatable; "
                    "default: all. Every verdict is still shown.")
-@output_options
-def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, fmt):
+@click.option("--diagram", is_flag=True, help="Draw both standard layouts, one above the other.")
+@output_options(choices=("table", "text", "json", "yaml", "csv", "svg"))
+def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagram, fmt):
     """Can XSAVE state move from SRC to DST? Live migration, rr replay, CRIU.
 
     SRC and DST are CPU names, aliases or profile files, optionally with a kernel
@@ -74,6 +75,7 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, fmt):
       xstatecalc compare spr zen4 --src-kernel 6.1 --dst-kernel 6.18 --for kvm
       xstatecalc compare spr@6.1 spr@6.18
       xstatecalc compare zen4 skylake-sp --format json | jq .verdicts
+      xstatecalc compare skylake-sp zen4 --format svg > skx-vs-zen4.svg
     """
     from ..compare import component_rows, gate, verdicts
     from ..report import flat_values, sizes_record
@@ -94,7 +96,12 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, fmt):
     sizes = {name: (fa[name], fb.get(name)) for name in fa}
     vs, common = verdicts(a, b)
     ok = gate(vs, consumers)
-    emit(compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes, ok=ok), fmt)
+    view = compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes, ok=ok)
+    if diagram or fmt == "svg":
+        from ..pictures import compare_picture
+
+        view.pictures = [compare_picture(a, b, a.user_max.features & b.user_max.features)]
+    emit(view, fmt)
     if not ok:
         sys.exit(EXIT_PROBLEM)
 

@@ -48,7 +48,7 @@ def note(message: str) -> None:
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
                    "cpus": "buffers", "guest": "guests", "check": "checks", "compare": "checks",
                    "verify": "checks", "dmesg": "checks", "sigstack": "userspace", "limit": "userspace",
-                   "import": "inputs", "host": "inputs"}
+                   "import": "inputs", "host": "inputs", "core": "inputs"}
 
 
 class XstateGroup(click.Group):

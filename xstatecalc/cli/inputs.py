@@ -7,7 +7,8 @@ import sys
 import click
 
 from . import cli
-from .common import EXIT_PROBLEM, emit, install_signal_handlers, note, output_options, warn
+from ..errors import InputError
+from .common import EXIT_PROBLEM, complete_cpu, emit, install_signal_handlers, note, output_options, warn
 
 
 @cli.command("import")
@@ -85,4 +86,63 @@ def host(kernel, fmt):
     rows = compare_with_kernel(b, dump)
     emit(host_view(b, rows, release), fmt)
     if any(r.status == "differs" for r in rows):
+        sys.exit(EXIT_PROBLEM)
+
+
+@cli.command()
+@click.argument("file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--raw", is_flag=True, help="FILE is a raw XSAVE image (KVM_GET_XSAVE2, PTRACE_GETREGSET, a signal "
+                                          "frame's fpstate), not an ELF core; detected when not given.")
+@click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu,
+              help="Check the image against this CPU's layout; exit 1 if it differs.")
+@click.option("--component", type=click.IntRange(0, 63), metavar="N", help="Print component N's raw bytes.")
+@output_options
+def core(file, raw, cpu, component, fmt):
+    """What an XSAVE image holds, and which CPUs' layouts it fits.
+
+    Reads an ELF core file (NT_X86_XSTATE, NT_X86_XSAVE_LAYOUT from 6.12) or a
+    raw image: XCR0 as the kernel stored it, XSTATE_BV and XCOMP_BV, the format
+    and size, the components that hold state, and the layout — from the note
+    when the core has one, else every built-in CPU whose layout fits, saying
+    when several different layouts fit (where debuggers guess wrong).
+
+    \b
+    Examples:
+      xstatecalc core core.12345
+      xstatecalc core guest.xsave --raw --cpu zen4
+      xstatecalc core core.12345 --component 5 --format json
+    """
+    from ..inputs import BinarySource
+    from ..profile import all_builtin
+    from ..views import core_view
+    from ..xsaveimage import candidates, component_bytes, fits, layout_groups, profile_layout, read_image
+
+    name = "<stdin>" if file == "-" else file
+    src = BinarySource(file, what="core file or XSAVE image")
+    try:
+        image = read_image(src, name, raw=True if raw else None)
+    finally:
+        src.close()
+    fits_ = candidates(image, all_builtin())
+    groups = layout_groups(fits_)
+    check = chosen = None
+    if cpu:
+        from .common import one_cpu
+
+        p = one_cpu(cpu, "core")
+        why = fits(p, image)
+        check = {"cpu": p.name, "ok": not why, "differences": why}
+        chosen = profile_layout(p, image)
+    if image.layout is not None:
+        chosen = {r.type: (r.offset, r.size) for r in image.layout}
+    elif chosen is None and len(groups) == 1:
+        chosen = groups[0][0].layout
+    comp = None
+    if component is not None:
+        if chosen is None and component > 1:
+            raise InputError(f"{name}: component {component}: the layout is ambiguous ({len(groups)} layouts fit); "
+                             "name the CPU with --cpu")
+        comp = (component, component_bytes(image, component, chosen or {}))
+    emit(core_view(name, image, fits_, groups, check, chosen, comp), fmt)
+    if check is not None and not check["ok"]:
         sys.exit(EXIT_PROBLEM)

@@ -23,7 +23,7 @@ from xstatecalc.kernels import all_models
 from xstatecalc.profile import Component, Profile, loads_profile
 
 from . import dumpfmt
-from .conftest import load_data
+from .conftest import DATA, load_data
 
 _LONG = int(os.environ.get("XSTATECALC_FUZZ_EXAMPLES", "0") or 0)
 FAST = settings(max_examples=_LONG or 60, deadline=None, derandomize=not _LONG,
@@ -352,3 +352,63 @@ def test_pasted_boot_logs(lines):
     found = D.boots("\n".join(lines))
     assert [b.index for b in found] == list(range(1, len(found) + 1))
     assert all(b.lines for b in found)
+
+
+# ---------------------------------------------------------------- core files, XSAVE images, formulas
+
+class _Bytes:
+    """inputs.BinarySource's interface over bytes."""
+
+    def __init__(self, data):
+        self.data, self.size = data, len(data)
+
+    def read(self, offset, size):
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise InputError("past the end")
+        return self.data[offset:offset + size]
+
+
+_REAL_CORE = (DATA / "cores" / "epyc-6.18-avx512.core").read_bytes()
+
+
+@FAST
+@given(st.binary(max_size=4096), st.booleans())
+def test_random_bytes_as_core_or_image(data, raw):
+    from xstatecalc.profile import all_builtin
+    from xstatecalc.xsaveimage import candidates, read_image
+
+    try:
+        image = read_image(_Bytes(data), "fuzz", raw=raw or None)
+    except InputError:
+        return
+    candidates(image, all_builtin())
+
+
+@FAST
+@given(st.lists(st.tuples(st.integers(0, len(_REAL_CORE) - 1), st.integers(0, 255)), max_size=12),
+       st.integers(0, len(_REAL_CORE)))
+def test_mutated_real_core(edits, cut):
+    from xstatecalc.profile import all_builtin
+    from xstatecalc.xsaveimage import candidates, read_image
+
+    data = bytearray(_REAL_CORE[:cut])
+    for at, value in edits:
+        if at < len(data):
+            data[at] = value
+    try:
+        image = read_image(_Bytes(bytes(data)), "fuzz")
+    except InputError:
+        return
+    candidates(image, all_builtin())
+
+
+@FAST
+@given(st.text(alphabet="0123456789+-*(), maxAT_SIGZEKBXPGnoruli", max_size=60))
+def test_formula_parser_never_crashes(text):
+    from xstatecalc.formula import Formula, FormulaError
+
+    try:
+        f = Formula(text)
+    except FormulaError:
+        return
+    f.evaluate({name: 7 for name in f.names})

@@ -29,11 +29,25 @@ COMMANDS = [
     ("kernels",),
     ("kernels", "--branch", "6.1"),
     ("cpus",),
+    ("sigstack", "--cpu", "spr"),
+    ("sigstack", "--cpu", "all", "--kernel", "lts", "--libc", "musl"),
+    ("limit", "user.max.size", "4096"),
+    ("core", "tests/data/cores/epyc-6.18-avx512.core", "--cpu", "skx"),
+    ("layout", "--cpu", "spr", "--diagram"),
+    ("compare", "skx", "zen4", "--diagram"),
+    ("dmesg", "--check", "tests/data/dmesg/12-spr-8480c-kvm-guest.log"),
 ]
 
 
 def _lines(text):
     return text.rstrip("\n").split("\n")
+
+
+@pytest.fixture(autouse=True)
+def _at_the_checkout(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parent.parent)  # the commands name test files relative to it
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)

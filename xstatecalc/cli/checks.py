@@ -173,7 +173,9 @@ def dmesg(cpu, kernels, options, logfile, fmt):
     if not log_boots:
         raise InputError(f"{name}: no x86/fpu boot lines found (expected lines like \"x86/fpu: Enabled xstate "
                          "features ...\")")
-    table_fmt = "table" if fmt == "text" else fmt
+    # 'text' is the default for the boot lines; for a check it is the ASCII table only when asked for.
+    explicit = click.get_current_context().get_parameter_source("fmt") != click.core.ParameterSource.DEFAULT
+    table_fmt = "table" if fmt == "text" and not explicit else fmt
     banner = log_boots[-1].kernel
     if cpu is None:
         ok = _log_only(log_boots, kernels, options, table_fmt)

@@ -412,3 +412,19 @@ def test_formula_parser_never_crashes(text):
     except FormulaError:
         return
     f.evaluate({name: 7 for name in f.names})
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-(1 << 70), 1 << 70) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=20)
+
+
+@FAST
+@given(_JSON)
+def test_json_writer_is_byte_for_byte_json_dumps(obj):
+    # render writes small outputs without importing json (start-up); it must be what json.dumps writes.
+    import json
+
+    from xstatecalc.render import _json
+
+    assert _json(obj) == json.dumps(obj, indent=2) + "\n"

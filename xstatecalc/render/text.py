@@ -1,11 +1,8 @@
-"""Output: the one place that draws tables or serialises results.
+"""Drawing for people: tables that fit the width, records when nothing fits, text maps of buffers.
 
-A command hands over a :class:`View`: machine data (the JSON/YAML/CSV contract) plus
-table specs for people. rich is imported only when a table is drawn. Tables fit the
-width they are given: identifiers and numbers are never broken, prose columns wrap,
-optional columns move under the table when space runs out, and a table that still
-does not fit is printed as one record per row. Piped output has no colour and no
-trailing spaces; ``--format text`` is ASCII for mail.
+Identifiers and numbers are never broken; prose columns wrap; optional columns move under the
+table when space runs out; a table that still does not fit is printed as one record per row.
+Piped output has no colour and no trailing spaces; ``--format text`` is ASCII for mail.
 """
 
 from __future__ import annotations
@@ -14,136 +11,8 @@ import io
 import os
 import sys
 
-from .records import record
-
-FORMATS = ("table", "text", "json", "yaml", "csv", "svg")
-STATUS_STYLES = {"bad": "bold red", "warn": "yellow", "good": "green", "dim": "dim", "bold": "bold", None: None}
-WRAP_MIN = 24  # the narrowest a prose column is squeezed to before optional columns move under the table
-TEXT_WIDTH = 78  # --format text: fits a mail quoted twice
-
-
-@record
-class Column:
-    header: str
-    justify: str = "left"  # left | right
-    style: str | None = None
-    wrap: bool = False  # prose that may wrap at spaces; other cells (identifiers, numbers) are never broken
-    optional: bool = False  # moved under the table when the width is too small
-
-
-class Table:
-    """A table for people: title, columns, rows (each with a status: bad, warn, good, dim, bold), caption."""
-
-    def __init__(self, title: str, columns: list[Column], rows: list[list] | None = None,
-                 caption: str | None = None):
-        self.title, self.columns, self.caption = title, columns, caption
-        self.rows: list[list] = rows if rows is not None else []
-        self.row_styles: list[str | None] = [None] * len(self.rows)
-        # Other layouts of the same data, each a list of tables, tried in order when this one cannot fit.
-        self.alternatives: list[list[Table]] = []
-        self._texts: list[list[str]] | None = None  # the cells as printed (render._texts)
-        self._texts_for = None
-
-    def add(self, *cells, style: str | None = None) -> None:
-        self.rows.append(list(cells))
-        self.row_styles.append(style)
-
-
-@record
-class Segment:
-    """A run of bytes in a buffer picture."""
-
-    start: int
-    size: int
-    label: str
-    kind: str  # user | dynamic | supervisor | guest-only | independent | legacy | header | reserved | hole | padding
-
-
-@record
-class Band:
-    """One buffer: a label and its segments in order."""
-
-    label: str
-    segments: list
-
-
-@record
-class Picture:
-    title: str
-    bands: list
-
-
-class View:
-    """What a command hands to the renderer: machine data (the JSON/YAML contract) plus
-    tables and notes for people. *builder* makes (tables, notes, csv_table) on demand, so
-    JSON output never pays for table layout. *csv_rows* (header, rows) is what --format csv
-    writes when the CSV carries more than a table shows."""
-
-    def __init__(self, data, tables: list[Table] | None = None, notes: list[str] | None = None,
-                 csv_table: Table | None = None, builder=None, csv_rows=None, pictures=None):
-        self.data, self.builder = data, builder
-        self.pictures = pictures or []  # drawn as text maps (table, text) or SVG (svg)
-        self.tables = tables or []
-        self.notes = notes or []  # printed after the tables (table and text formats)
-        self.csv_table = csv_table  # what --format csv writes (default: the first table)
-        self.csv_rows = csv_rows
-
-    def materialize(self) -> "View":
-        if self.builder is not None:
-            self.tables, self.notes, self.csv_table = self.builder()
-            self.builder = None
-        return self
-
-
-LARGE_LIST = 50  # longer top-level lists are written one element per line
-
-
-def _json(data) -> str:
-    """Indented JSON; a long list (e.g. --cpu all --kernel all) gets one compact element per line,
-    which the C encoder writes many times faster and jq reads the same."""
-    import json
-
-    if isinstance(data, list) and len(data) > LARGE_LIST:
-        return "[\n" + ",\n".join(json.dumps(x, separators=(",", ":")) for x in data) + "\n]\n"
-    return json.dumps(data, indent=2) + "\n"
-
-
-def _yaml(data) -> str:
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
-
-
-def _csv(header, rows) -> str:
-    import csv
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for row in rows:
-        w.writerow(["" if v is None else v for v in row])
-    return buf.getvalue()
-
-
-def to_text(view: View, fmt: str) -> str:
-    """Serialise a view for a machine format."""
-    if fmt == "json":
-        return _json(view.data)
-    if fmt == "yaml":
-        return _yaml(view.data)
-    if fmt == "svg":
-        if not view.pictures:
-            raise ValueError("this output has no picture to draw as SVG")
-        return svg(view.pictures)
-    if fmt == "csv":
-        if view.csv_rows is not None:
-            return _csv(*view.csv_rows)
-        view.materialize()
-        table = view.csv_table or (view.tables[0] if view.tables else Table("", []))
-        return _csv([c.header for c in table.columns], table.rows)
-    raise ValueError(fmt)
-
+from ..yamltext import visible
+from . import STATUS_STYLES, TEXT_WIDTH, WRAP_MIN, Band, Picture, Table, View
 
 # ------------------------------------------------------------------ for people
 
@@ -222,8 +91,6 @@ class _Out:
             self.buf.write(text + "\n")
 
     def paragraph(self, text: str, style: str | None = None, first: str = "", rest: str = "") -> None:
-        from .yamltext import visible
-
         for para in self.fix(visible(text, keep_newlines=True)).split("\n"):
             for line in _wrap(para, self.width, first, rest):
                 self.line(line, style)
@@ -261,8 +128,6 @@ def _box(plain: bool):
 
 
 def _cell(v) -> str:
-    from .yamltext import visible  # drawing only: JSON output never loads it
-
     return "" if v is None else visible(str(v), keep_newlines=True)
 
 
@@ -328,12 +193,21 @@ def _draw_table(out: _Out, t: Table, columns: list[int] | None, plain: bool) -> 
 
 def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     """Wrap at spaces only: an identifier or a number is never split, even if it overflows."""
-    if len(first) + len(text) <= width and "\n" not in text:
+    if len(first) + len(text) <= width:
         return [first + text]
-    import textwrap
-
-    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False,
-                         break_on_hyphens=False) or [first.rstrip()]
+    words = text.split(" ")  # runs of spaces inside a line are kept, as the text has them
+    lines, line, fresh = [], first, True
+    for word in words:
+        if fresh:
+            if word:
+                line, fresh = line + word, False
+        elif len(line) + 1 + len(word) <= width or not word:
+            line += " " + word
+        else:
+            lines.append(line.rstrip())
+            line = rest + word
+    lines.append(line.rstrip())
+    return lines
 
 
 def _min_width(t: Table, columns, fix) -> int:
@@ -355,6 +229,7 @@ def _min_width(t: Table, columns, fix) -> int:
 
 def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
     from rich.table import Table as RichTable
+    from rich.text import Text
 
     rt = RichTable(box=chosen_box, pad_edge=False, show_edge=False, collapse_padding=True,
                    header_style="bold" if color else None)
@@ -371,7 +246,7 @@ def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
     for row, status in zip(texts, t.row_styles or [None] * len(t.rows)):
         # Plain strings: the console has markup and emoji off, so "[x]" in data stays literal; control
         # characters (an escape sequence in a file name) are shown escaped, never sent to the terminal.
-        rt.add_row(*[row[i] for i in columns], style=STATUS_STYLES.get(status) if color else None)
+        rt.add_row(*[Text(row[i]) for i in columns], style=STATUS_STYLES.get(status) if color else None)
     return rt
 
 
@@ -431,61 +306,3 @@ def _picture_column(band: Band, width: int, plain: bool) -> list[str]:
     return lines
 
 
-_SVG_COLOURS = {"user": "#4e79a7", "dynamic": "#f28e2b", "supervisor": "#9c9c9c", "guest-only": "#b07aa1",
-                "independent": "#76b7b2", "legacy": "#c9d7e8", "header": "#e2e2e2", "reserved": "#f3f3f3",
-                "hole": "#ffffff", "padding": "#fbe9c6", "unsupported": "#dddddd"}
-
-
-def _esc(text: str) -> str:
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"))
-
-
-def svg(pictures) -> str:
-    """The pictures as one SVG document, to scale: one horizontal bar per band, coloured by class."""
-    width, left, bar_h = 960, 20, 34
-    scale_to = max((s.start + s.size for p in pictures for b in p.bands for s in b.segments), default=1)
-    px = (width - 2 * left) / scale_to
-    parts, y = [], 10
-    for pic in pictures:
-        head, _, rest = pic.title.partition(" (")
-        y += 24
-        parts.append(f'<text x="{left}" y="{y}" font-size="15" font-weight="bold">{_esc(head)}</text>')
-        if rest:
-            y += 16
-            parts.append(f'<text x="{left}" y="{y}" font-size="11">({_esc(rest)}</text>')
-        for band in pic.bands:
-            y += 22
-            parts.append(f'<text x="{left}" y="{y}" font-size="12">{_esc(band.label)}</text>')
-            y += 6
-            for s in band.segments:
-                x, w = left + s.start * px, max(s.size * px, 0.5)
-                parts.append(f'<rect x="{x:.2f}" y="{y}" width="{w:.2f}" height="{bar_h}" '
-                             f'fill="{_SVG_COLOURS.get(s.kind, "#cccccc")}" stroke="#333" stroke-width="0.5">'
-                             f'<title>{_esc(s.label)}: {s.size} bytes at {s.start} ({_esc(s.kind)})</title></rect>')
-                if w > 7 * len(s.label) + 4:
-                    parts.append(f'<text x="{x + w / 2:.2f}" y="{y + 21}" font-size="11" text-anchor="middle">'
-                                 f'{_esc(s.label)}</text>')
-                elif w > 3 and s.kind not in ("hole", "padding", "reserved"):
-                    parts.append(f'<text x="{x + w / 2:.2f}" y="{y + bar_h + 11}" font-size="9" '
-                                 f'text-anchor="middle">{_esc(s.label.split(" ")[0])}</text>')
-            end = max((s.start + s.size for s in band.segments), default=0)
-            parts.append(f'<text x="{left + end * px:.2f}" y="{y - 2}" font-size="9" text-anchor="end">{end}</text>')
-            y += bar_h + 14
-    y += 8
-    x = left
-    for kind in ("user", "dynamic", "supervisor", "guest-only", "legacy", "header", "hole", "padding"):
-        parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{_SVG_COLOURS[kind]}" stroke="#333" '
-                     f'stroke-width="0.5"/><text x="{x + 16}" y="{y + 10}" font-size="11">{kind}</text>')
-        x += 26 + 7 * len(kind)
-    height = y + 24
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" font-family="sans-serif">\n'
-            f'<rect width="{width}" height="{height}" fill="white"/>\n' + "\n".join(parts) + "\n</svg>\n")
-
-
-def emit(view: View, fmt: str, stream=None) -> None:
-    stream = stream or sys.stdout
-    if fmt in ("table", "text"):
-        draw(view, stream, fmt=fmt)
-    else:
-        stream.write(to_text(view, fmt))

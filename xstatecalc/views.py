@@ -604,7 +604,9 @@ def limit_view(name: str, limit: int, over, checked: int, description: str) -> V
              f"OK: none of {checked} CPU and kernel pairs exceeds {limit}."]
     data = {"value": name, "limit": limit, "checked": checked, "ok": not over,
             "exceeding": [o.record() for o in over]}
-    return View(data, [t] if over else [], notes, csv_table=t)
+    rows = [[o.cpu, o.kernel, o.model, name, o.value, limit, o.over] for o in over]
+    return View(data, [t] if over else [], notes,
+                csv_rows=(["cpu", "kernel", "model", "value", "size", "limit", "over"], rows))
 
 
 # ------------------------------------------------------------------ core files and XSAVE images

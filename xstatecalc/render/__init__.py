@@ -178,8 +178,8 @@ def _csv(header, rows) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
-    for row in rows:
-        w.writerow(["" if v is None else v for v in row])
+    for row in rows:  # as JSON writes them: no value is empty, booleans are true/false
+        w.writerow(["" if v is None else ("true" if v else "false") if isinstance(v, bool) else v for v in row])
     return buf.getvalue()
 
 

@@ -216,9 +216,3 @@ def check(b: Boot, text: str) -> CheckResult:
             res.differing.append((want[k], line))
     res.missing = [line for k, line in want.items() if k not in seen]
     return res
-
-
-def log_kernel_version(text: str) -> str | None:
-    """The kernel release of the last boot with x86/fpu lines, from its banner, if any."""
-    found = boots(text)
-    return found[-1].kernel if found else None

@@ -26,10 +26,6 @@ class KernelVersion:
     abi: int | None = None  # Ubuntu/Debian ABI number (the "45" of 6.8.0-45-generic)
     rc: int | None = None  # release candidate number (v6.8-rc3)
 
-    @property
-    def display(self) -> str:
-        return self.text
-
 
 def _number(part: str, text: str, what: str) -> int:
     if not part:

@@ -7,7 +7,7 @@ import pytest
 from xstatecalc.checks import check
 from xstatecalc.fpu import boot
 from xstatecalc.kernels import resolve_kernel
-from xstatecalc.profile import loads_profile, resolve
+from xstatecalc.profile import resolve
 
 from .conftest import DATA, write_profile
 

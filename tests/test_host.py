@@ -1,7 +1,6 @@
 """`--cpu host` and `xstatecalc host`: this machine, against its running kernel."""
 
 import json
-import os
 
 import pytest
 

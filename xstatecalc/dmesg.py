@@ -78,7 +78,7 @@ def _fpu_part(raw: str) -> str | None:
     return None if at == -1 else line[at:]
 
 
-def _key(line: str):
+def line_key(line: str):
     """What a line is about, so that lines about the same thing can be paired."""
     body = line[len("x86/fpu: "):] if line.startswith("x86/fpu: ") else line
     if body.startswith("Supporting XSAVE feature 0x"):
@@ -163,7 +163,7 @@ def boots(text: str) -> list[LogBoot]:
         part = _fpu_part(raw)
         if part is None:
             continue
-        key = _key(part)
+        key = line_key(part)
         if key is not None and key in seen and key[0] in ("feature", "enabled", "offset"):
             close()  # the same block again without a banner: a second boot
             cur_lines, cur_start, cur_kernel, seen = [], no, None, set()
@@ -198,10 +198,10 @@ def check(b: Boot, text: str) -> CheckResult:
     found = chosen.lines if chosen else []
     expected = boot_lines(b)
     res = CheckResult(expected, found, boot=chosen, boots=len(all_boots))
-    want = {_key(line): line for line in expected}
+    want = {line_key(line): line for line in expected}
     seen = set()
     for line in found:
-        k = _key(line)
+        k = line_key(line)
         if k is None:
             res.ignored.append(line)
             continue

@@ -26,7 +26,7 @@ def read_text(path: str | os.PathLike, *, limit: int = MAX_INPUT_BYTES, what: st
     try:
         if name == "-":
             if sys.stdin is None:
-                raise InputError(f"<stdin>: standard input is closed; give a file instead of '-'")
+                raise InputError("<stdin>: standard input is closed; give a file instead of '-'")
             data = sys.stdin.buffer.read(limit + 1)
         else:
             with open(name, "rb") as fh:

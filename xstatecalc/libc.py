@@ -13,7 +13,6 @@ from .records import record
 from .userspace import LibcChoice, rules
 
 PAGE = 4096
-XSAVE_HDR_END = 576
 APX = 19
 
 
@@ -58,8 +57,7 @@ def libc_values(b, choice: LibcChoice, signal) -> LibcValues:
         v["SC_MINSIGSTKSZ"] = v["SC_SIGSTKSZ"] = -1
     dyn = {k: era[f"dynamic_{k}"].evaluate(v) if f"dynamic_{k}" in era else None
            for k in ("minsigstksz", "sigstksz", "pthread_stack_min")}
-    check = era["sigaltstack_min"]
-    minimum = check.evaluate(v) if hasattr(check, "evaluate") else int(check)
+    minimum = era["sigaltstack_min"].evaluate(v)
     ldso = _ldso(b, era.get("ldso"))
     return LibcValues(choice, at, None if not era["sysconf"] else v["SC_MINSIGSTKSZ"],
                       None if not era["sysconf"] else v["SC_SIGSTKSZ"],
@@ -80,7 +78,7 @@ def macro_values(lv: LibcValues, macros: str) -> dict:
 def _compacted_end(profile, mask: list[int]) -> tuple[int, dict]:
     """glibc's own walk over CPUID(0xD,i): offsets of the components in *mask* (the CPU's sizes, aligned
     when ECX[1] is set), from 576. Returns the end and the offset of every component number walked."""
-    offsets, end = {}, XSAVE_HDR_END
+    offsets, end = {}, C.XSAVE_HDR_END
     for n in range(2, max(mask) + 2):
         c = profile.components.get(n) if n in mask else None
         size = c.size if c is not None and not c.supervisor else 0

@@ -15,9 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import components as C
-from .dmesg import LogBoot, _key
+from .dmesg import LogBoot, line_key
 
-XSAVE_HDR_END = 576  # legacy area 512 + header 64: the first extended component starts here
 MAX_BIT = 63
 
 
@@ -91,7 +90,7 @@ def read(boot: LogBoot | None) -> LogFacts:
     """The facts of one boot's x86/fpu lines (see dmesg.boots())."""
     facts = LogFacts(boot)
     for line in boot.lines if boot else []:
-        key = _key(line)
+        key = line_key(line)
         body = line.removeprefix("x86/fpu: ")
         if key is None:
             continue
@@ -150,7 +149,7 @@ def _arithmetic(f: LogFacts) -> list[Check]:
     if extra:
         out.append(Check("offsets", False, "xstate_offset lines for components not enabled: "
                          + ", ".join(C.key(n) for n in extra)))
-    end: int | None = XSAVE_HDR_END
+    end: int | None = C.XSAVE_HDR_END
     if f.format == "compacted":
         bad = []
         for n in chain:
@@ -177,7 +176,7 @@ def _arithmetic(f: LogFacts) -> list[Check]:
                     if a.offset + a.size > b.offset]
         if overlaps:
             out.append(Check("standard offsets", False, "components overlap: " + ", ".join(overlaps)))
-        end = max((c.offset + c.size for c in placed), default=XSAVE_HDR_END) if not cut else None
+        end = max((c.offset + c.size for c in placed), default=C.XSAVE_HDR_END) if not cut else None
     if f.context_size is not None:
         if end is None or (chain and chain[-1] not in lines):
             out.append(Check("context size", None, "the last component's line is missing (the log is cut)"))

@@ -1,6 +1,6 @@
 """Layout pictures: an XSAVE buffer as bands of segments, for `layout --diagram`, SVG and `compare`.
 
-The picture is data (render.Picture); render.py draws it as text or SVG. Segments come from
+The picture is data (render.Picture); render/text.py and render/svg.py draw it. Segments come from
 layout.layout_rows(): the legacy area, the XSAVE header, each component, holes in the standard
 format and 64-byte alignment padding in the compacted one. Each component is coloured by its class
 in the kernel asked about (report.kernel_class).

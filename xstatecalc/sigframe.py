@@ -11,6 +11,7 @@ refuses less than MINSIGSTKSZ (2048). ARCH_REQ_XCOMP_PERM's validate_sigaltstack
 
 from __future__ import annotations
 
+from . import components as C
 from .records import record
 
 
@@ -19,7 +20,6 @@ SIGFRAME_IA32 = 736  # sizeof(struct sigframe_ia32): 732 bytes padded to 8 (u64 
 # 32-bit kernel: the same struct with u64 aligned to 4 (gcc -m32 on the 7.3 uapi headers gives 732, -m64 736).
 SIGFRAME_I386_NATIVE = 732
 FP_XSTATE_MAGIC2_SIZE = 4
-FSAVE_HEADER = 112  # sizeof(struct fregs_state)
 MINSIGSTKSZ = 2048  # kernel/signal.c do_sigaltstack(): less is -ENOMEM on every kernel
 
 
@@ -30,7 +30,7 @@ def fpstate_size(b, ia32: bool | None = None) -> int:
     ia32 = b.options.ia32_emulation if ia32 is None else ia32
     size = b.user_max.size + (FP_XSTATE_MAGIC2_SIZE if b.xsave else 0)
     if (ia32 or not b.options.x86_64) and "FXSR" in b.flags:
-        size += FSAVE_HEADER
+        size += C.FSAVE_SIZE  # the fsave header of an ia32 frame
     return size
 
 

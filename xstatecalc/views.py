@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import components as C
 from .render import Column, Table, View
 from .report import (CONFIG_NAMES, CONFIGS, explain, features_record, flat_values, kernel_fields, layout_record,
                      sizes_record)
@@ -140,21 +141,22 @@ def _long_table(boots, records, *, one_cpu: bool = False) -> Table:
                        else "") + ("fmt: cmp = compacted (XSAVES/XSAVEC), std = standard, off = no XSAVE; "
                                    if mixed else "") + "features and every other value: --format json or csv\n"
               + assumptions(boots[0].options))
-    run: list = []
+    run: list = []  # (boot, record, its sizes) of consecutive kernels with equal sizes
 
     def flush():
         if run:
-            first, r = run[0][0], run[-1][1]
+            first, r, sizes = run[0][0], run[-1][1], run[-1][2]
             label = first.kernel.label + ("" if len(run) == 1 else f"-{run[-1][0].kernel.label}")
             ids = ([r["cpu"]] if len(cpus) > 1 else []) + ([label] if len(kernels) > 1 else [])
-            t.add(*ids, *[_cell(flat_values(r)[key]) for key, _ in LONG_COLUMNS], *([_fmt(r)] if mixed else []))
+            t.add(*ids, *[_cell(v) for v in sizes[3:]], *([_fmt(r)] if mixed else []))
             run.clear()
 
     for b, r in zip(boots, records):
-        key = (r["cpu"], r["xsave"], r["compacted"], tuple(flat_values(r)[k] for k, _ in LONG_COLUMNS))
-        if run and run[-1][2] != key:
+        flat = flat_values(r)
+        sizes = (r["cpu"], r["xsave"], r["compacted"], *(flat[name] for name, _ in LONG_COLUMNS))
+        if run and run[-1][2] != sizes:
             flush()
-        run.append((b, r, key))
+        run.append((b, r, sizes))
     flush()
     return t
 
@@ -384,7 +386,7 @@ def log_facts_view(facts, kernel_ranges: list[str], how: str, cpus: list[str], *
                  caption=f"enabled {_cell(facts.record()['enabled'])}, context size {_cell(facts.context_size)} "
                          f"bytes, {_cell(facts.format)} format; signal: max sigframe size {_cell(facts.sigframe)}")
     for c in sorted(facts.components.values(), key=lambda c: c.nr):
-        comp.add(c.nr, _key_name(c.nr), _cell(c.name), _cell(c.offset), _cell(c.size),
+        comp.add(c.nr, C.key(c.nr), _cell(c.name), _cell(c.offset), _cell(c.size),
                  {True: "yes", False: "no", None: "-"}[c.aligned])
     checks = Table("Its own arithmetic", [Column("check"), Column("verdict"), Column("detail", wrap=True)])
     for c in facts.checks:
@@ -405,12 +407,6 @@ def log_facts_view(facts, kernel_ranges: list[str], how: str, cpus: list[str], *
     notes.append("The log adds up." if facts.ok else "The log contradicts itself or reports a problem (exit 1).")
     data = {**facts.record(), "kernel_source": how, "kernel_models": kernel_ranges, "cpus": cpus, "boots": boots}
     return View(data, [t for t in (comp, checks) if t.rows], notes, csv_table=comp)
-
-
-def _key_name(n: int) -> str:
-    from .components import key
-
-    return key(n)
 
 
 def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool) -> View:
@@ -613,14 +609,12 @@ def limit_view(name: str, limit: int, over, checked: int, description: str) -> V
 
 def core_view(source: str, image, fits_, groups, check, chosen, component) -> View:
     """What an XSAVE image holds and which CPUs could have written it."""
-    from .components import key, names
-
     t = Table(f"{source}: XSAVE image ({image.kind})", [Column("field"), Column("value", wrap=True)])
     t.add("size", f"{image.size} bytes")
-    t.add("XCR0", "-" if image.xcr0 is None else f"{image.xcr0:#x} ({' '.join(names(image.xcr0))})")
+    t.add("XCR0", "-" if image.xcr0 is None else f"{image.xcr0:#x} ({' '.join(C.names(image.xcr0))})")
     t.add("XCR0 read from", image.xcr0_from)
     if image.xstate_bv is not None:
-        t.add("XSTATE_BV", f"{image.xstate_bv:#x}: state in {' '.join(names(image.xstate_bv)) or 'no component'}; "
+        t.add("XSTATE_BV", f"{image.xstate_bv:#x}: state in {' '.join(C.names(image.xstate_bv)) or 'no component'}; "
                             "the rest hold their initial state")
         t.add("XCOMP_BV", f"{image.xcomp_bv:#x} ({'compacted' if image.compacted else 'standard format'})")
     t.add("layout", "NT_X86_XSAVE_LAYOUT note (6.12+)" if image.layout is not None else
@@ -629,7 +623,7 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
     lay = chosen or {}
     for n in sorted(lay):
         off, size = lay[n]
-        rows.append([n, key(n), off, size, "yes" if image.xstate_bv and image.xstate_bv >> n & 1 else "no"])
+        rows.append([n, C.key(n), off, size, "yes" if image.xstate_bv and image.xstate_bv >> n & 1 else "no"])
     comp = Table("Components (extended area)", [Column("#", R), Column("name"), Column("offset", R),
                                                 Column("size", R), Column("holds state")], rows,
                  caption="offsets from " + ("the layout note" if image.layout is not None else
@@ -637,7 +631,7 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
                                             if chosen else "-"))
     cand = Table("CPUs whose layout fits", [Column("", style="bold"), Column("layout"), Column("cpus", wrap=True)])
     for i, g in enumerate(groups, 1):
-        diff = ", ".join(f"{key(n)}@{o}" for n, (o, _s) in sorted(g[0].layout.items()))
+        diff = ", ".join(f"{C.key(n)}@{o}" for n, (o, _s) in sorted(g[0].layout.items()))
         cand.add("*" if len(groups) > 1 else "", f"{i}: {diff}", ", ".join(f.profile.name for f in g),
                  style="warn" if len(groups) > 1 else None)
     notes = list(image.problems)
@@ -659,7 +653,7 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
                            for r in rows],
             "candidates": [f.profile.name for f in fits_],
             "layouts": [{"cpus": [f.profile.name for f in g],
-                         "offsets": {key(n): o for n, (o, _s) in sorted(g[0].layout.items())}} for g in groups],
+                         "offsets": {C.key(n): o for n, (o, _s) in sorted(g[0].layout.items())}} for g in groups],
             "layouts_differ": len(groups) > 1,
             "notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
             "problems": image.problems, "check": check}
@@ -671,8 +665,8 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
         tables.append(ct)
     if component is not None:
         nr, raw = component
-        data["component"] = {"nr": nr, "name": key(nr), "hex": raw.hex()}
-        hexdump = Table(f"Component {nr} ({key(nr)}): {len(raw)} bytes", [Column("offset", R), Column("bytes")])
+        data["component"] = {"nr": nr, "name": C.key(nr), "hex": raw.hex()}
+        hexdump = Table(f"Component {nr} ({C.key(nr)}): {len(raw)} bytes", [Column("offset", R), Column("bytes")])
         for i in range(0, len(raw), 16):
             hexdump.add(i, " ".join(f"{b:02x}" for b in raw[i:i + 16]))
         tables.append(hexdump)

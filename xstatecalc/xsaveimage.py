@@ -18,10 +18,8 @@ from . import layout as L
 from .errors import InputError
 from .records import record
 
-SW_BYTES, HEADER, LEGACY = 464, 512, 576
+SW_BYTES, HEADER = 464, 512  # xstate_fx_sw_bytes / struct _fpx_sw_bytes; struct xstate_header
 FP_XSTATE_MAGIC1 = 0x46505853
-FXSAVE_SIZE = 512
-KVM_XSAVE_SIZE = 4096
 COMPACTED_BIT = 1 << 63
 MAX_IMAGE = 1 << 24
 
@@ -66,7 +64,7 @@ class Image:
     """An XSAVE image and what its own bytes say."""
 
     data: bytes
-    kind: str  # core | ptrace-or-kvm | signal-frame | fxsave
+    kind: str  # core | ptrace-or-kvm | signal-frame
     xcr0: int | None
     xcr0_from: str
     signal_sw: dict | None  # struct _fpx_sw_bytes of a signal frame
@@ -103,7 +101,7 @@ def read_image(src, source: str, *, raw: bool | None = None) -> Image:
     layout_notes = [n for n in notes if n.type == NT_X86_XSAVE_LAYOUT and n.owner == "LINUX"]
     layout = parse_layout_note(layout_notes[0].desc, source) if layout_notes else None
     if not xstate:
-        fx = [n for n in notes if n.type in (NT_PRFPREG, NT_PRXFPREG) and len(n.desc) == FXSAVE_SIZE]
+        fx = [n for n in notes if n.type in (NT_PRFPREG, NT_PRXFPREG) and len(n.desc) == C.FXSAVE_SIZE]
         if not fx:
             raise InputError(f"{source}: no NT_X86_XSTATE note and no FXSAVE note: no FPU state in this core")
         raise InputError(f"{source}: only an FXSAVE note (NT_FPREGSET): the process ran without XSAVE, so there is "
@@ -113,7 +111,7 @@ def read_image(src, source: str, *, raw: bool | None = None) -> Image:
 
 
 def _image(data: bytes, source: str, kind: str, layout, notes) -> Image:
-    if len(data) < LEGACY:
+    if len(data) < C.XSAVE_HDR_END:
         raise InputError(f"{source}: {len(data)} bytes is shorter than the 576-byte legacy area and XSAVE header: "
                          "not an XSAVE image")
     problems = []
@@ -141,7 +139,7 @@ def _image(data: bytes, source: str, kind: str, layout, notes) -> Image:
             problems.append(f"XSTATE_BV {xstate_bv:#x} has bits outside XCR0 {xcr0:#x}")
     if xcomp_bv and not xcomp_bv & COMPACTED_BIT:
         problems.append(f"XCOMP_BV {xcomp_bv:#x} without bit 63: XRSTOR would fault (#GP)")
-    if any(data[HEADER + 16:LEGACY]):
+    if any(data[HEADER + 16:C.XSAVE_HDR_END]):
         problems.append("XSAVE header bytes 528..575 are not zero: XRSTOR would fault (#GP)")
     return Image(data, kind, xcr0, how, signal_sw, xstate_bv, xcomp_bv, layout, notes, problems)
 
@@ -181,7 +179,7 @@ def fits(profile, image: Image) -> list[str]:
                 a, b = noted.get(n), lay.get(n)
                 why.append(f"{C.key(n)}: {'absent' if a is None else f'{a[1]} bytes at {a[0]}'} in the note, "
                            f"{'absent' if b is None else f'{b[1]} bytes at {b[0]}'} on {profile.name}")
-    need = max((o + s for o, s in lay.values()), default=LEGACY)
+    need = max((o + s for o, s in lay.values()), default=C.XSAVE_HDR_END)
     if image.kind == "core" and not image.compacted and need != image.size:
         # NT_X86_XSTATE is exactly fpu_user_cfg.max_size: the standard size of XCR0 (regset .n = size / 8).
         why.append(f"the standard size for XCR0 is {need} on {profile.name}, the note has {image.size} bytes")

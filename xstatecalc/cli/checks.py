@@ -11,7 +11,7 @@ from ..errors import InputError
 from . import cli
 from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, complete_cpu, complete_kernel, emit, kernel_options, one_cpu,
                      one_kernel, output_options, wants_host)
-from .common import kernels as kernel_models
+from .common import kernels as resolve_kernels
 
 
 @cli.command()
@@ -218,9 +218,9 @@ def _log_only(log_boots, kernels, options, fmt) -> bool:
     facts = read(log_boots[-1])
     models = mainline_models()
     if kernels:
-        candidates, how = list(kernel_models(kernels)), "--kernel"
+        candidates, how = list(resolve_kernels(kernels)), "--kernel"
     elif facts.boot.kernel:
-        candidates, how = list(kernel_models([facts.boot.kernel])), f"'Linux version {facts.boot.kernel}'"
+        candidates, how = list(resolve_kernels([facts.boot.kernel])), f"'Linux version {facts.boot.kernel}'"
     else:
         candidates, how = consistent_models(facts, models), "the lines themselves"
     from ..fpu import boot

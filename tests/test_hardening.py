@@ -274,7 +274,7 @@ def test_long_names_are_refused(run, tmp_path):
 
 
 def test_ctrl_c_is_130(run, monkeypatch):
-    import xstatecalc.views as views
+    import xstatecalc.views.buffers as views
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

@@ -32,7 +32,7 @@ def sizes(cpu_specs, kernels, options, explain, fmt):
       xstatecalc sizes --cpu zen4 --kernel lts
       xstatecalc sizes --cpu spr --disable noxsaves --kernel 6.8
     """
-    from ..views import sizes_view
+    from ..views.buffers import sizes_view
 
     profiles = cpus(cpu_specs)
     models = resolve_kernels(kernels, host=wants_host(cpu_specs))
@@ -51,7 +51,7 @@ def features(cpu, kernels, options, fmt):
     Example:
       xstatecalc features --cpu sapphire-rapids --kernel 6.6
     """
-    from ..views import features_view
+    from ..views.buffers import features_view
 
     p = one_cpu(cpu, "features")
     k = one_kernel(kernels, "features", host=wants_host([cpu]))
@@ -84,7 +84,7 @@ def layout(cpu, mask, feature_list, emit_note, diagram, kernels, options, fmt):
     """
     from .. import components as C
     from ..numbers import parse_mask
-    from ..views import layout_view
+    from ..views.buffers import layout_view
 
     p = one_cpu(cpu, "layout")
     k = one_kernel(kernels, "layout", host=wants_host([cpu]))
@@ -109,13 +109,13 @@ def layout(cpu, mask, feature_list, emit_note, diagram, kernels, options, fmt):
         raise InputError(f"{p.name} does not enumerate component(s) "
                          f"{', '.join(f'{n} ({C.key(n)})' for n in missing)}")
     if emit_note:
-        from ..views import layout_note_view
+        from ..views.buffers import layout_note_view
         from ..xsaveimage import layout_note
 
         emit(layout_note_view(p, k, layout_note(p, m), m), fmt)
         return
     if diagram or fmt == "svg":
-        from ..views import layout_picture_view
+        from ..views.buffers import layout_picture_view
 
         emit(layout_picture_view(p, m, kernel=k), fmt)
         return
@@ -140,7 +140,7 @@ def kernels_(branch, fmt):
     """
     from ..kernels import RELEASES, branch_rows
     from ..versions import parse_version
-    from ..views import kernels_view
+    from ..views.buffers import kernels_view
 
     if branch:
         kv = parse_version(branch)
@@ -164,7 +164,7 @@ def list_cpus(fmt):
       xstatecalc cpus --format json
     """
     from ..profile import all_builtin
-    from ..views import cpus_view
+    from ..views.buffers import cpus_view
 
     emit(cpus_view(all_builtin()), fmt)
 

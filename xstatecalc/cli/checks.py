@@ -34,7 +34,7 @@ def check(profile, cpu, kernels, options, fmt):
     """
     from ..checks import check as run_checks
     from ..checks import has_errors
-    from ..views import check_findings_view
+    from ..views.checks import check_findings_view
 
     if profile and cpu:
         raise click.UsageError("give PROFILE or --cpu, not both")
@@ -79,7 +79,7 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagr
     """
     from ..compare import component_rows, gate, verdicts
     from ..report import flat_values, sizes_record
-    from ..views import compare_view
+    from ..views.checks import compare_view
 
     sides = []
     for spec, own, opt in ((src, src_kernel, "--src-kernel"), (dst, dst_kernel, "--dst-kernel")):
@@ -127,7 +127,7 @@ def verify(expectations, fmt):
           abi.sigframe_min: 11952
     """
     from ..expect import evaluate, load
-    from ..views import verify_view
+    from ..views.checks import verify_view
 
     results = [r for case in load(expectations) for r in evaluate(case, resolve_cpu=lambda s: one_cpu(s, "verify"))]
     emit(verify_view(results), fmt)
@@ -156,7 +156,7 @@ def dmesg(cpu, kernels, options, logfile, fmt):
     """
     from .. import dmesg as D
     from ..inputs import read_text
-    from ..views import dmesg_check_view, dmesg_view
+    from ..views.checks import dmesg_check_view, dmesg_view
 
     if logfile is None:
         p = one_cpu(cpu, "dmesg")
@@ -213,7 +213,7 @@ def _log_only(log_boots, kernels, options, fmt) -> bool:
     from ..kernels import mainline_models
     from ..logfacts import consistent_models, ranges, read
     from ..profile import all_builtin
-    from ..views import log_facts_view
+    from ..views.checks import log_facts_view
 
     facts = read(log_boots[-1])
     models = mainline_models()

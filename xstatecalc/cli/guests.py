@@ -38,7 +38,7 @@ def guest(cpu, kernels, options, enable, process, sigaltstack, fmt):
       xstatecalc guest --enable amx -f json | jq '.[] | {step, call, alloc: .state.fpstate.allocated}'
     """
     from ..guest import GuestFlowError, dynamic_request, failed, guest_flow, process_flow
-    from ..views import guest_view
+    from ..views.guests import guest_view
 
     p = one_cpu(cpu, "guest")
     k = one_kernel(kernels, "guest", host=wants_host([cpu]))

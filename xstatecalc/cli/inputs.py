@@ -77,7 +77,7 @@ def host(kernel, fmt):
     from ..fpu import boot
     from ..host import compare_with_kernel, host_profile, read_cpuid
     from .common import one_kernel
-    from ..views import host_view
+    from ..views.inputs import host_view
 
     dump = read_cpuid()
     p = host_profile(dump)
@@ -114,7 +114,7 @@ def core(file, raw, cpu, component, fmt):
     """
     from ..inputs import BinarySource
     from ..profile import all_builtin
-    from ..views import core_view
+    from ..views.inputs import core_view
     from ..xsaveimage import candidates, component_bytes, fits, layout_groups, profile_layout, read_image
 
     name = "<stdin>" if file == "-" else file

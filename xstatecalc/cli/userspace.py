@@ -57,7 +57,7 @@ def sigstack(cpu_specs, kernels, options, libc, runtime_names, sizes, strict_sas
     """
     from ..sigstack import sigstack as report
     from ..userspace import find_runtimes, parse_libc
-    from ..views import sigstack_view
+    from ..views.userspace import sigstack_view
 
     choice = parse_libc(libc)
     runtimes = find_runtimes(runtime_names) if runtime_names or not sizes else []
@@ -100,7 +100,7 @@ def limit(value, limit, cpu_specs, kernels, options, fmt):
       xstatecalc limit kvm.cap_xsave2 4096 -f json
     """
     from ..limits import EXTRA, exceeding, value_names
-    from ..views import limit_view
+    from ..views.userspace import limit_view
 
     boots = boot_all(cpus(cpu_specs or ("all",)), resolve_kernels(kernels, host=wants_host(cpu_specs)), options)
     try:

@@ -1,0 +1,90 @@
+"""Views of what was read: host, core."""
+
+from __future__ import annotations
+
+from .. import components as C
+from ..render import Column, Table, View
+from ..report import kernel_fields
+from .common import R, cell
+
+
+def host_view(b, rows, release: str) -> View:
+    t = Table(f"This machine ({b.profile.description}) on Linux {release} (model {b.kernel.model})",
+              [Column("quantity", wrap=True), Column("model", R), Column("kernel", R), Column("status"),
+               Column("how", wrap=True, optional=True)],
+              caption="model: xstatecalc's numbers for this CPUID and kernel; kernel: what the running kernel reports")
+    for r in rows:
+        t.add(r.quantity, cell(r.model), cell(r.kernel), r.status, r.how,
+              style={"differs": "bad", "unavailable": "dim", "match": "good"}.get(r.status))
+    bad = [r.quantity for r in rows if r.status == "differs"]
+    notes = [f"differs: {', '.join(bad)}" if bad else "The model agrees with the running kernel on every quantity "
+                                                        "it exposes."]
+    data = {"release": release, **kernel_fields(b.kernel), "cpu": b.profile.description,
+            "options": b.options.describe(), "ok": not bad, "rows": [r.record() for r in rows]}
+    return View(data, [t], notes, csv_table=t)
+
+
+def core_view(source: str, image, fits_, groups, check, chosen, component) -> View:
+    """What an XSAVE image holds and which CPUs could have written it."""
+    t = Table(f"{source}: XSAVE image ({image.kind})", [Column("field"), Column("value", wrap=True)])
+    t.add("size", f"{image.size} bytes")
+    t.add("XCR0", "-" if image.xcr0 is None else f"{image.xcr0:#x} ({' '.join(C.names(image.xcr0))})")
+    t.add("XCR0 read from", image.xcr0_from)
+    if image.xstate_bv is not None:
+        t.add("XSTATE_BV", f"{image.xstate_bv:#x}: state in {' '.join(C.names(image.xstate_bv)) or 'no component'}; "
+                            "the rest hold their initial state")
+        t.add("XCOMP_BV", f"{image.xcomp_bv:#x} ({'compacted' if image.compacted else 'standard format'})")
+    t.add("layout", "NT_X86_XSAVE_LAYOUT note (6.12+)" if image.layout is not None else
+          "inferred: no NT_X86_XSAVE_LAYOUT note (a core before 6.12, or a raw image)")
+    rows = []
+    lay = chosen or {}
+    for n in sorted(lay):
+        off, size = lay[n]
+        rows.append([n, C.key(n), off, size, "yes" if image.xstate_bv and image.xstate_bv >> n & 1 else "no"])
+    comp = Table("Components (extended area)", [Column("#", R), Column("name"), Column("offset", R),
+                                                Column("size", R), Column("holds state")], rows,
+                 caption="offsets from " + ("the layout note" if image.layout is not None else
+                                            "the CPU checked" if check else "the one layout every candidate shares"
+                                            if chosen else "-"))
+    cand = Table("CPUs whose layout fits", [Column("", style="bold"), Column("layout"), Column("cpus", wrap=True)])
+    for i, g in enumerate(groups, 1):
+        diff = ", ".join(f"{C.key(n)}@{o}" for n, (o, _s) in sorted(g[0].layout.items()))
+        cand.add("*" if len(groups) > 1 else "", f"{i}: {diff}", ", ".join(f.profile.name for f in g),
+                 style="warn" if len(groups) > 1 else None)
+    notes = list(image.problems)
+    if len(groups) > 1:
+        notes.append(f"{len(groups)} different layouts fit this image: without the NT_X86_XSAVE_LAYOUT note a reader "
+                     "must guess, and guesses here are wrong for some of these CPUs (the AMD-vs-Intel AVX-512 case: "
+                     "gdb's i387_guess_xsave_layout, go-delve/delve#3827).")
+    elif not groups:
+        notes.append("No built-in CPU's layout fits this image.")
+    data = {"file": source, "kind": image.kind, "size": image.size,
+            "xcr0": None if image.xcr0 is None else f"{image.xcr0:#x}", "xcr0_from": image.xcr0_from,
+            "signal_sw_bytes": image.signal_sw,
+            "xstate_bv": None if image.xstate_bv is None else f"{image.xstate_bv:#x}",
+            "xcomp_bv": None if image.xcomp_bv is None else f"{image.xcomp_bv:#x}",
+            "format": "compacted" if image.compacted else "standard",
+            "layout_source": "note" if image.layout is not None else "inferred",
+            "layout": [r.record() for r in image.layout] if image.layout is not None else None,
+            "components": [{"nr": r[0], "name": r[1], "offset": r[2], "size": r[3], "holds_state": r[4] == "yes"}
+                           for r in rows],
+            "candidates": [f.profile.name for f in fits_],
+            "layouts": [{"cpus": [f.profile.name for f in g],
+                         "offsets": {C.key(n): o for n, (o, _s) in sorted(g[0].layout.items())}} for g in groups],
+            "layouts_differ": len(groups) > 1,
+            "notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
+            "problems": image.problems, "check": check}
+    tables = [t, comp, cand]
+    if check is not None:
+        ct = Table(f"Checked against {check['cpu']}", [Column("verdict"), Column("why", wrap=True)])
+        for why in check["differences"] or ["every component at the same offset and size"]:
+            ct.add("DIFFERS" if check["differences"] else "ok", why, style="bad" if check["differences"] else "good")
+        tables.append(ct)
+    if component is not None:
+        nr, raw = component
+        data["component"] = {"nr": nr, "name": C.key(nr), "hex": raw.hex()}
+        hexdump = Table(f"Component {nr} ({C.key(nr)}): {len(raw)} bytes", [Column("offset", R), Column("bytes")])
+        for i in range(0, len(raw), 16):
+            hexdump.add(i, " ".join(f"{b:02x}" for b in raw[i:i + 16]))
+        tables.append(hexdump)
+    return View(data, [x for x in tables if x.rows], notes, csv_table=comp)

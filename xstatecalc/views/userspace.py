@@ -1,0 +1,103 @@
+"""Views of signal stacks: sigstack, limit."""
+
+from __future__ import annotations
+
+from ..render import Column, Table, View
+from ..report import kernel_fields
+from .common import R, cell, linux
+
+
+_VERDICT_STYLE = {"fits": "good", "fits-without-amx": "warn"}
+
+
+def sigstack_view(reports) -> View:
+    """One report: the kernel, the C library, then every stack. Several: one row per CPU and kernel."""
+    data = [_sigstack_record(r) for r in reports]
+    header = ["cpu", "kernel", "model", "libc", "at_minsigstksz", "sc_minsigstksz", "sc_sigstksz", "who", "version",
+              "size", "usable", "fits", "margin", "verdict"]
+    rows = [[d["cpu"], d["kernel"], d["model"], d["libc"]["rules"], d["at_minsigstksz"], d["libc"]["sc_minsigstksz"],
+             d["libc"]["sc_sigstksz"], s["who"], s["version"], s["size"], s["usable"], s["fits"], s["margin"],
+             s["verdict"]] for d in data for s in d["stacks"]]
+
+    def build():
+        if len(reports) == 1:
+            return _sigstack_tables(reports[0]), _sigstack_notes(reports), None
+        t = Table("Alternate signal stacks (bytes)",
+                  [Column("cpu"), Column("kernel"), Column("AT_MIN\nSIGSTKSZ", R), Column("_SC_MIN\nSIGSTKSZ", R),
+                   Column("_SC_SIG\nSTKSZ", R), Column("stacks that do not hold AT", wrap=True)],
+                  caption=f"C library: {reports[0].libc.choice.label}; AT_MINSIGSTKSZ is the largest frame the "
+                          "kernel may deliver; details per stack: one CPU and kernel, or --format json")
+        for r in reports:
+            bad = [f"{s.who} ({s.verdict})" for s in r.stacks if not s.fits]
+            t.add(r.boot.profile.name, r.boot.kernel.label, cell(r.signal.at_minsigstksz),
+                  cell(r.libc.sc_minsigstksz), cell(r.libc.sc_sigstksz), ", ".join(bad) or "-",
+                  style="bad" if bad else "good")
+        return [t], _sigstack_notes(reports), None
+
+    return View(data if len(data) > 1 else data[0], builder=build, csv_rows=(header, rows))
+
+
+def _sigstack_record(r) -> dict:
+    b = r.boot
+    return {"cpu": b.profile.name, **kernel_fields(b.kernel), "options": b.options.describe(),
+            "at_minsigstksz": r.signal.at_minsigstksz,
+            "frame": {"default": r.signal.frame_default, "permitted": r.signal.frame_permitted},
+            "kernel_rules": r.signal.record(), "libc": r.libc.record(),
+            "stacks": [s.record() for s in r.stacks], "ok": r.ok}
+
+
+def _sigstack_tables(r) -> list:
+    b, ss, lv = r.boot, r.signal, r.libc
+    k = Table(f"{b.profile.name} on {linux(b.kernel)}: the kernel's signal frame",
+              [Column("value"), Column("bytes", R), Column("kernel rule", wrap=True, optional=True)])
+    k.add("AT_MINSIGSTKSZ", cell(ss.at_minsigstksz), "get_sigframe_size(): the auxv entry (5.14+)")
+    k.add("frame, no dynamic feature", ss.frame_default, "a process that never asks for AMX")
+    k.add("frame, every permitted feature", ss.frame_permitted, "after ARCH_REQ_XCOMP_PERM and first use")
+    k.add("sigaltstack() needs more than", cell(ss.check_permitted),
+          "sigaltstack_size_valid(): only once the process has a dynamic permission (or strict_sas_size)")
+    k.add("ARCH_REQ_XCOMP_PERM needs at least", cell(ss.perm_min),
+          "validate_sigaltstack(): every installed stack, else -ENOSPC")
+    c = Table(f"{lv.choice.label}", [Column("value"), Column("bytes", R), Column("note", wrap=True, optional=True)])
+    c.add("sysconf(_SC_MINSIGSTKSZ)", cell(lv.sc_minsigstksz),
+          "no such name: EINVAL" if lv.sc_minsigstksz is None else "")
+    c.add("sysconf(_SC_SIGSTKSZ)", cell(lv.sc_sigstksz), "" if lv.sc_sigstksz is None or lv.sc_sigstksz % 4096 == 0
+          else f"not a page multiple ({lv.sc_sigstksz // 4096} pages + {lv.sc_sigstksz % 4096})")
+    for name, d in (("MINSIGSTKSZ", lv.minsigstksz), ("SIGSTKSZ", lv.sigstksz),
+                    ("PTHREAD_STACK_MIN", lv.pthread_stack_min)):
+        c.add(name, d["constant"], "" if d["dynamic"] is None else f"{d['dynamic']} with _GNU_SOURCE (C++)")
+    c.add("sigaltstack() minimum", lv.sigaltstack_min,
+          "checked by the C library" if lv.sigaltstack_check == "libc" else "the kernel's MINSIGSTKSZ")
+    if lv.ldso:
+        c.add("ld.so lazy binding saves", lv.ldso["lazy_binding"], f"{lv.ldso['format']}: stack a handler needs "
+              "to call a not-yet-bound function")
+        if lv.ldso["tlsdesc"] is not None:
+            c.add("ld.so TLS descriptor saves", lv.ldso["tlsdesc"], "dynamic TLS access (includes AMX)")
+    s = Table("Alternate signal stacks",
+              [Column("who"), Column("size", R), Column("margin", R), Column("verdict"),
+               Column("why", wrap=True, optional=True)],
+              caption="margin: usable bytes minus AT_MINSIGSTKSZ (guard pages inside a stack are not usable)")
+    for st in r.stacks:
+        s.add(st.who, st.size, "-" if st.margin is None else f"{st.margin:+d}", st.verdict, st.why + (f"; {st.then}" if st.then else ""),
+              style=_VERDICT_STYLE.get(st.verdict, "bad"))
+    return [k, c, s]
+
+
+def _sigstack_notes(reports) -> list:
+    bad = sum(not s.fits for r in reports for s in r.stacks)
+    total = sum(len(r.stacks) for r in reports)
+    return [f"OK: every stack holds AT_MINSIGSTKSZ ({total} checked)." if not bad else
+            f"{bad} of {total} stacks do not hold AT_MINSIGSTKSZ (exit 1)."]
+
+
+def limit_view(name: str, limit: int, over, checked: int, description: str) -> View:
+    t = Table(f"{name} above {limit} ({description})" if description else f"{name} above {limit}",
+              [Column("cpu"), Column("kernel"), Column(name, R), Column("over by", R)])
+    for o in over:
+        t.add(o.cpu, o.kernel, o.value, f"+{o.over}", style="bad")
+    notes = [f"{len(over)} of {checked} CPU and kernel pairs exceed {limit} (exit 1)." if over else
+             f"OK: none of {checked} CPU and kernel pairs exceeds {limit}."]
+    data = {"value": name, "limit": limit, "checked": checked, "ok": not over,
+            "exceeding": [o.record() for o in over]}
+    rows = [[o.cpu, o.kernel, o.model, name, o.value, limit, o.over] for o in over]
+    return View(data, [t] if over else [], notes,
+                csv_rows=(["cpu", "kernel", "model", "value", "size", "limit", "over"], rows))

@@ -178,7 +178,7 @@ def test_verify_pass_and_fail(run, tmp_path):
     res = run("verify", f, "--format", "json")
     assert res.exit_code == 1
     bad = [r for r in json.loads(res.stdout)["results"] if not r["ok"]]
-    assert bad == [{"case": "zen4@6.6", "kernel": "6.6", "model": "6.6", "name": "kernel.max.size", "expected": 2440,
+    assert bad == [{"case": "zen4@6.6", "cpu": "zen4", "kernel": "6.6", "model": "6.6", "name": "kernel.max.size", "expected": 2440,
                     "actual": 2456, "ok": False}]
 
 

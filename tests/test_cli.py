@@ -91,16 +91,16 @@ def test_features_why_not_flag(run_json):
 
 def test_layout_default_mask_is_kernel_max(run_json):
     data = run_json("layout", "--cpu", "spr")
-    comp = {r["nr"]: r for r in data["compacted"] if r["kind"] == "component"}
+    comp = {r["nr"]: r for r in data["compacted_layout"] if r["segment"] == "component"}
     # the offsets the kernel prints as xstate_offset[i] (real SPR logs)
     assert comp[17]["compacted_offset"] == 2496 and comp[18]["compacted_offset"] == 2560
     assert data["compacted_size"] == 10752
-    gaps = [r for r in data["compacted"] if r["kind"] == "gap" and r["name"].startswith("(align64")]
+    gaps = [r for r in data["compacted_layout"] if r["segment"] == "gap" and r["name"].startswith("(align64")]
     # reference §9.1: CET_S ends at 2488 with PASID, so XTILE_CFG's alignment pads 8 bytes ...
     assert [g["size"] for g in gaps] == [2496 - 2488]
     # ... and 16 bytes without PASID (CET_S ends at 2480)
     data = run_json("layout", "--cpu", "spr", "--disable", "clearcpuid=enqcmd")
-    gaps = [r for r in data["compacted"] if r["kind"] == "gap" and r["name"].startswith("(align64")]
+    gaps = [r for r in data["compacted_layout"] if r["segment"] == "gap" and r["name"].startswith("(align64")]
     assert [g["size"] for g in gaps] == [2496 - 2480]
 
 

@@ -31,7 +31,7 @@ def test_real_core_file(run):
     res = run("core", REAL, "-f", "json")
     out = json.loads(res.stdout)
     assert res.exit_code == 0
-    assert (out["kind"], out["size"], out["xcr0"], out["format"]) == ("core", 2432, "0xe7", "standard")
+    assert (out["input"], out["size"], out["xcr0"], out["format"]) == ("core", 2432, "0xe7", "standard")
     assert out["layout_source"] == "note"
     assert [(r["type"], r["size"], r["offset"]) for r in out["layout"]] == [(2, 256, 576), (5, 64, 832),
                                                                            (6, 512, 896), (7, 1024, 1408)]
@@ -66,7 +66,7 @@ def test_a_kvm_blob_fits_intel_and_amd_layouts_that_differ(run, tmp_path):
     # struct kvm_xsave is 4096 bytes whatever the CPU: XCR0 0x2e7 fits both vendors, at different offsets.
     blob = W.xsave_image(4096, 0x2E7, 0x2E7, INTEL_AVX512)
     res, out = core(run, tmp_path, blob, "--raw", name="guest.xsave")
-    assert res.exit_code == 0 and out["kind"] == "ptrace-or-kvm" and out["layouts_differ"]
+    assert res.exit_code == 0 and out["input"] == "ptrace-or-kvm" and out["layouts_differ"]
     offsets = {o["offsets"]["opmask"] for o in out["layouts"]}
     assert offsets == {1088, 832}
     res = run("core", tmp_path / "guest.xsave", "--raw", "--component", "5")
@@ -96,7 +96,7 @@ def test_a_signal_frames_sw_bytes(run, tmp_path):
     sw = struct.pack("<IIQI", 0x46505853, 2696 + 4, 0x2E7, 2696)
     img = W.xsave_image(2696, 0, 0x2E7, INTEL_AVX512, sw=sw)
     res, out = core(run, tmp_path, img, "--raw", name="frame")
-    assert out["kind"] == "signal-frame" and out["xcr0"] == "0x2e7" and out["signal_sw_bytes"]["xstate_size"] == 2696
+    assert out["input"] == "signal-frame" and out["xcr0"] == "0x2e7" and out["signal_sw_bytes"]["xstate_size"] == 2696
 
 
 @pytest.mark.parametrize("data,message", [

@@ -78,8 +78,8 @@ def test_check_flags_the_wrong_kernel(run):
 
     out = json.loads(res.stdout)
     assert not out["ok"]
-    assert {"model": "x86/fpu: Enabled xstate features 0x2e7, context size is 2440 bytes, using 'compacted' format.",
-            "log": "x86/fpu: Enabled xstate features 0xae7, context size is 2456 bytes, using 'compacted' format."} \
+    assert {"expected": "x86/fpu: Enabled xstate features 0x2e7, context size is 2440 bytes, using 'compacted' format.",
+            "actual": "x86/fpu: Enabled xstate features 0xae7, context size is 2456 bytes, using 'compacted' format."} \
         in out["differing"]
     assert "x86/fpu: Supporting XSAVE feature 0x800: 'Control-flow User registers'" in out["unexpected"]
 
@@ -117,9 +117,9 @@ def test_check_without_cpu_reads_the_log_by_itself(run):
     res = run("dmesg", "--check", DATA / "dmesg" / "12-spr-8480c-kvm-guest.log", "--format", "json")
     out = _json(res)
     assert res.exit_code == 0 and out["ok"]
-    assert (out["enabled"], out["context_size"], out["format"], out["sigframe"]) == ("0x602e7", 10752, "compacted",
+    assert (out["features"], out["context_size"], out["format"], out["sigframe"]) == ("0x602e7", 10752, "compacted",
                                                                                      11952)
-    comps = {c["key"]: c for c in out["components"]}
+    comps = {c["name"]: c for c in out["components"]}
     # xtile_cfg at 2496, not at pkru's end 2440: the log itself shows CPUID(0xD,17).ECX bit 1 (align64).
     assert comps["xtile_cfg"]["offset"] == 2496 and comps["xtile_cfg"]["align64"] is True
     assert {c["name"]: c["ok"] for c in out["checks"]} == {"mask": True, "compacted offsets": True,
@@ -156,7 +156,7 @@ def test_check_with_cpu_and_no_kernel_tries_every_model(run):
     # Without a banner or --kernel the 7700X lines agree with 6.6 to 6.16 (6.17 adds CET_S to the kernel's
     # max features: 0x1ae7), and the check runs against the newest of those.
     out = _json(run("dmesg", "--cpu", "zen4", "--check", DATA / "dmesg" / "24-zen4-7700x.log", "-f", "json"))
-    assert out["ok"] and out["agreeing_models"] == ["6.6-6.16"] and out["model"] == "6.16"
+    assert out["ok"] and out["kernel_models"] == ["6.6-6.16"] and out["model"] == "6.16"
 
 
 # --- formats and failure paths, from the reference's section 4 and the kernel's printk formats ---

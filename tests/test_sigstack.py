@@ -71,13 +71,13 @@ def test_newer_musl_refuses_a_stack_of_exactly_at():
 def test_rust_on_newer_musl_runs_without_an_overflow_handler():
     # Rust sizes its stack max(SIGSTKSZ, AT) = 11952 and ignores sigaltstack()'s result (rust-lang/rust#107795).
     st = report("spr", libc="musl", runtimes=["rust"]).stacks[0]
-    assert st.size == 11952 and st.verdict == "refused-by-libc" and "without an alternate stack" in st.then
+    assert st.size == 11952 and st.verdict == "refused-by-libc" and "without an alternate stack" in st.consequence
 
 
 def test_erlang_before_the_fix_aborts_on_newer_musl_with_amx():
     # OTP before 29.1 asks for SIGSTKSZ, musl's constant 8192 (erlang/otp#11349, Granite Rapids).
     old, new = report("gnr", libc="musl", runtimes=["erlang"]).stacks
-    assert (old.size, old.verdict, old.then) == (8192, "refused-by-libc", "the program aborts")
+    assert (old.size, old.verdict, old.consequence) == (8192, "refused-by-libc", "the program aborts")
     assert new.fits and new.size == 12976
 
 
@@ -121,7 +121,7 @@ def test_every_rule_names_its_source_and_status():
 
 def test_sigstack_command_contract_and_exit_code(run):
     res = run("sigstack", "--cpu", "spr", "--kernel", "6.18", "--size", "16384", "-f", "json")
-    data = json.loads(res.stdout)
+    (data,) = json.loads(res.stdout)  # a list, one object per CPU and kernel, however many
     assert res.exit_code == 0
     assert {"cpu", "kernel", "model", "at_minsigstksz", "frame", "libc", "stacks"} <= set(data)
     # A process without AMX: get_sigframe_size()'s sum with the user default size, 2816 (reference §5.6):

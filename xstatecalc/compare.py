@@ -137,8 +137,8 @@ def verdicts(src: Boot, dst: Boot) -> tuple[list[Verdict], dict]:
     common = sx & dx
     common_info = {
         "xcr0": f"{common:#x}", "names": C.names(common), "xss": f"{sxs & dxs:#x}",
-        "standard_size": {sp.name: kvm_std_size(src, common), dp.name: kvm_std_size(dst, common)},
-        "compacted_size": {sp.name: L.compacted_size(sp, common | (sxs & dxs)),
-                           dp.name: L.compacted_size(dp, common | (sxs & dxs))},
+        "standard_size": {"src": kvm_std_size(src, common), "dst": kvm_std_size(dst, common)},
+        "compacted_size": {"src": L.compacted_size(sp, common | (sxs & dxs)),
+                           "dst": L.compacted_size(dp, common | (sxs & dxs))},
     }
     return out, common_info

@@ -168,6 +168,6 @@ def evaluate(case: Case, resolve_cpu=None) -> list[dict]:
         ok, problem = _compare(name, want, values[name])
         if problem:
             raise InputError(f"{case.lines[name]}: {problem}")
-        out.append({"case": case.name, "kernel": kernel.label, "model": kernel.model, "name": name,
+        out.append({"case": case.name, "cpu": profile.name, "kernel": kernel.label, "model": kernel.model, "name": name,
                     "expected": want, "actual": values[name], "ok": ok})
     return out

@@ -153,7 +153,7 @@ class Row:
     how: str = ""
 
     def record(self) -> dict:
-        return {"quantity": self.quantity, "model": self.model, "kernel": self.kernel, "status": self.status,
+        return {"quantity": self.quantity, "expected": self.model, "actual": self.kernel, "status": self.status,
                 "how": self.how}
 
 

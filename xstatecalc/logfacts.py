@@ -29,7 +29,7 @@ class Component:
     aligned: bool | None = None  # compacted: True when the offset was rounded up to 64; None when unknown
 
     def record(self) -> dict:
-        return {"nr": self.nr, "name": self.name, "key": C.key(self.nr), "offset": self.offset, "size": self.size,
+        return {"nr": self.nr, "name": C.key(self.nr), "kernel_name": self.name, "offset": self.offset, "size": self.size,
                 "align64": self.aligned}
 
 
@@ -65,10 +65,11 @@ class LogFacts:
     def ok(self) -> bool:
         return all(c.ok is not False for c in self.checks) and not self.problems
 
-    def record(self) -> dict:
-        return {"boot": None if self.boot is None else {"index": self.boot.index, "line": self.boot.line,
+    def record(self, of: int = 1) -> dict:
+        """The JSON object; *of* is how many boots the log holds."""
+        return {"boot": None if self.boot is None else {"index": self.boot.index, "of": of, "line": self.boot.line,
                                                          "banner": self.boot.kernel},
-                "enabled": None if self.enabled is None else f"{self.enabled:#x}",
+                "features": None if self.enabled is None else f"{self.enabled:#x}",
                 "names": [] if self.enabled is None else C.names(self.enabled),
                 "context_size": self.context_size, "format": self.format, "sigframe": self.sigframe,
                 "legacy": self.legacy, "problems": self.problems,

@@ -74,7 +74,7 @@ def sizes_record(b: Boot) -> dict:
             "regset_xstate": b.regset_xstate,
             "xsave_disabled_reason": b.disabled_reason,
         },
-        "dropped": {C.key(n): why for n, why in sorted(b.dropped.items())},
+        "dropped": [{"feature": C.key(n), "nr": n, "why": why} for n, why in sorted(b.dropped.items())],
         "problems": list(b.problems),
     }
 
@@ -208,18 +208,18 @@ def layout_record(profile, mask: int) -> dict:
     std, cmp = L.layout_rows(profile, mask)
 
     def rows(rs):
-        return [{"nr": r.nr, "name": r.name, "kind": r.kind, "size": r.size, "std_offset": r.std_offset,
+        return [{"nr": r.nr, "name": r.name, "segment": r.kind, "size": r.size, "std_offset": r.std_offset,
                  "compacted_offset": r.cmp_offset, "align64": r.align64, "supervisor": r.supervisor,
                  "pad_before": r.pad_before} for r in rs]
 
     return {
         "cpu": profile.name,
-        "mask": hexm(mask),
+        "features": hexm(mask),
         "names": C.names(mask),
         "standard_size": L.standard_size(profile, mask),
         "compacted_size": L.compacted_size(profile, mask),
-        "standard": rows(std),
-        "compacted": rows(cmp),
+        "standard_layout": rows(std),
+        "compacted_layout": rows(cmp),
     }
 
 

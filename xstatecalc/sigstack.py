@@ -26,7 +26,7 @@ class Stack:
     margin: int | None  # usable - the largest frame; None when no stack is installed
     verdict: str  # fits | fits-without-amx | refused-by-libc | refused-by-sigaltstack | dies-on-delivery | alloc-fails
     why: str
-    then: str  # what the program does about it
+    consequence: str  # what the program does about it
     formula: str
     source: str
     status: str
@@ -35,7 +35,7 @@ class Stack:
     def record(self) -> dict:
         return {"who": self.who, "version": self.version, "size": self.size, "usable": self.usable,
                 "fits": self.fits, "margin": self.margin, "verdict": self.verdict, "why": self.why,
-                "then": self.then, "formula": self.formula, "source": self.source, "status": self.status,
+                "consequence": self.consequence, "formula": self.formula, "source": self.source, "status": self.status,
                 "reports": list(self.reports)}
 
 

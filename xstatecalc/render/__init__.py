@@ -172,14 +172,45 @@ def _yaml(data) -> str:
     return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
 
 
+def csv_records(keys: list[str], records) -> tuple[list[str], list[list]]:
+    """(header, rows) for --format csv: the header is the JSON key names (dotted for nested keys), each
+    row the values at those keys; a list becomes its items joined by spaces."""
+    rows = []
+    for rec in records:
+        row = []
+        for key in keys:
+            v = rec
+            for part in key.split("."):
+                v = v.get(part) if isinstance(v, dict) else None
+            row.append(" ".join(str(x) for x in v) if isinstance(v, (list, tuple)) else v)
+        rows.append(row)
+    return list(keys), rows
+
+
+# A cell a spreadsheet would run as a formula (=, +, -, @) or that starts with a control character
+# (C0, DEL, C1 such as U+009B CSI) is written with a leading apostrophe (OWASP's CSV-injection advice).
+_FORMULA_START = frozenset("=+-@") | frozenset(map(chr, range(0x20))) | frozenset(map(chr, range(0x7F, 0xA0)))
+
+
+def csv_cell(v):
+    """A value as CSV writes it: as in JSON (no value is empty, booleans true/false), text made inert."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str) and v and v[0] in _FORMULA_START:
+        return "'" + v
+    return v
+
+
 def _csv(header, rows) -> str:
     import csv
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for row in rows:  # as JSON writes them: no value is empty, booleans are true/false
-        w.writerow(["" if v is None else ("true" if v else "false") if isinstance(v, bool) else v for v in row])
+    w.writerow([csv_cell(h) for h in header])
+    for row in rows:
+        w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 

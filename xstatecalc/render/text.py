@@ -140,8 +140,11 @@ def _texts(t: Table, fix) -> list[list[str]]:
 
 
 def _fit(t: Table, width: int, fix) -> list[int] | None:
-    """The columns to draw so that *t* fits *width* (optional ones dropped last-first), or None."""
-    columns = list(range(len(t.columns)))
+    """The columns to draw so that *t* fits *width* (optional ones dropped last-first), or None. A column
+    with nothing in any row is not drawn."""
+    texts = _texts(t, fix)
+    columns = [i for i in range(len(t.columns)) if any(row[i].strip() for row in texts)] if texts else \
+        list(range(len(t.columns)))
     while _min_width(t, columns, fix) > width:
         optional = [i for i in columns if t.columns[i].optional]
         if not optional:
@@ -251,14 +254,18 @@ def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
 
 
 def _draw_records(out: _Out, t: Table) -> None:
-    """The narrowest layout: every row as 'header: value' lines."""
+    """The narrowest layout: every row as 'header: value' lines; a cell of a headless column (a '*'
+    mark) leads the row's first line instead of standing alone."""
     for row in _texts(t, out.fix):
         out.line()
-        for c, text in zip(t.columns, row):
-            text = text.replace("\n", "; ")
-            if text.strip():
-                for line in _wrap(f"{out.fix(c.header)}: {text}", out.width, "", "    "):
-                    out.line(line)
+        marks = " ".join(text for c, text in zip(t.columns, row) if not c.header.strip() and text.strip())
+        items = [f"{out.fix(c.header)}: {text.replace(chr(10), '; ')}" for c, text in zip(t.columns, row)
+                 if c.header.strip() and text.strip()]
+        if marks:
+            items = [f"{marks} {items[0]}" if items else marks] + items[1:]
+        for item in items:
+            for line in _wrap(item, out.width, "", "    "):
+                out.line(line)
     if t.caption:
         out.line()
         out.paragraph(t.caption)

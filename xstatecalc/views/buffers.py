@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..render import Column, Table, View
+from ..render import Column, Table, View, csv_records
 from ..report import (CONFIG_NAMES, CONFIGS, explain, features_record, flat_values, kernel_fields, layout_record,
                       sizes_record)
 from .common import R, assumptions, cell, linux
@@ -160,38 +160,35 @@ def features_view(b) -> View:
         t.add(r["nr"], r["name"], r["size"], "-" if r["offset"] is None else r["offset"], _flags(r), r["class"],
               status, r["kernel_name"], style=None if r["enabled"] else "dim")
     data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "components": rows}
-    return View(data, [t], csv_table=t)
+    keys = ["cpu", "kernel", "model"] + list(rows[0]) if rows else []
+    return View(data, [t], csv_rows=csv_records(keys, [{**data, **r} for r in rows]))
 
 
 def layout_view(profile, mask: int, *, kernel=None) -> View:
     rec = layout_record(profile, mask)
     if kernel is not None:
         rec.update(kernel_fields(kernel))
-    what = f"mask {rec['mask']} ({' '.join(rec['names'])})"
+    what = f"mask {rec['features']} ({' '.join(rec['names'])})"
     std = Table(f"{profile.name}: standard format, {what} — {rec['standard_size']} bytes",
                 [Column("#", R), Column("component"), Column("offset", R), Column("size", R), Column("end", R)],
                 caption="offsets are CPUID(0xD,i).EBX; rows without a number are the legacy area, the header or holes")
-    for r in rec["standard"]:
+    for r in rec["standard_layout"]:
         if r["supervisor"]:
             continue
         std.add("" if r["nr"] is None else r["nr"], r["name"], r["std_offset"], r["size"],
-                r["std_offset"] + r["size"], style="dim" if r["kind"] in ("gap", "header", "legacy") else None)
+                r["std_offset"] + r["size"], style="dim" if r["segment"] in ("gap", "header", "legacy") else None)
     cmp = Table(f"{profile.name}: compacted format (XSAVEC/XSAVES), {what} — {rec['compacted_size']} bytes",
                 [Column("#", R), Column("component"), Column("xstate_offset", R), Column("size", R),
                  Column("end", R), Column("align64"), Column("padding before", R)],
                 caption="xstate_offset[i] as the kernel prints it for this mask; rows without a number: legacy area, "
                         "header, 64-byte alignment padding")
-    for r in rec["compacted"]:
+    for r in rec["compacted_layout"]:
         cmp.add("" if r["nr"] is None else r["nr"], r["name"], r["compacted_offset"], r["size"],
                 r["compacted_offset"] + r["size"], "yes" if r["align64"] else "",
-                r["pad_before"] or "", style="dim" if r["kind"] in ("gap", "header", "legacy") else None)
-    flat = Table("", [Column(h) for h in ("nr", "name", "size", "std_offset", "compacted_offset", "align64",
-                                          "supervisor")])
-    for r in rec["compacted"]:
-        if r["kind"] == "component":
-            flat.add(r["nr"], r["name"], r["size"], r["std_offset"], r["compacted_offset"], r["align64"],
-                     r["supervisor"])
-    return View(rec, [std, cmp], csv_table=flat)
+                r["pad_before"] or "", style="dim" if r["segment"] in ("gap", "header", "legacy") else None)
+    keys = ["cpu", "kernel", "model", "nr", "name", "size", "std_offset", "compacted_offset", "align64", "supervisor"]
+    comps = [{**rec, **r} for r in rec["compacted_layout"] if r["segment"] == "component"]
+    return View(rec, [std, cmp], csv_rows=csv_records(keys, comps))
 
 
 def cpus_view(profiles) -> View:
@@ -206,7 +203,8 @@ def cpus_view(profiles) -> View:
         data.append({"name": p.name, "aliases": list(p.aliases), "vendor": p.vendor,
                      "xcr0_supported": f"{p.xcr0_supported:#x}", "xss_supported": f"{p.xss_supported:#x}",
                      "hypothetical": p.hypothetical, "description": p.description, "source": p.source})
-    return View(data, [t], csv_table=t)
+    return View(data, [t], csv_rows=csv_records(["name", "aliases", "vendor", "xcr0_supported", "xss_supported",
+                                                 "hypothetical", "description", "source"], data))
 
 
 def kernels_view(rows, *, branch: str | None = None) -> View:
@@ -229,7 +227,8 @@ def kernels_view(rows, *, branch: str | None = None) -> View:
         data.append({"kernel": r.label, "model": m.model, "branch": None if r.branch is None else
                      ".".join(map(str, r.branch)), "lts": r.lts, "released": r.released, "moves_numbers": r.numbers,
                      "status": r.status, "summary": r.summary, "evidence": r.evidence, "facts": m.facts()})
-    return View(data, [t], csv_table=t)
+    keys = ["kernel", "model", "branch", "lts", "released", "moves_numbers", "status", "summary", "evidence"]
+    return View(data, [t], csv_rows=csv_records(keys, data))
 
 
 def layout_note_view(profile, kernel, records, mask) -> View:
@@ -243,9 +242,10 @@ def layout_note_view(profile, kernel, records, mask) -> View:
         t.add(r.type, r.record()["name"], r.size, r.offset, r.flags)
     notes = [] if kernel.core_layout_note else [f"Linux {kernel.model} writes no such note (it arrived in 6.12)."]
     data = {"cpu": profile.name, **kernel_fields(kernel), "n_type": 0x205, "owner": "LINUX",
-            "written": bool(kernel.core_layout_note), "xfeatures": f"{mask:#x}",
+            "written": bool(kernel.core_layout_note), "features": f"{mask:#x}",
             "records": [r.record() for r in records], "desc_hex": note_bytes(records).hex()}
-    return View(data, [t], notes, csv_table=t)
+    keys = ["cpu", "kernel", "model", "type", "name", "size", "offset", "flags"]
+    return View(data, [t], notes, csv_rows=csv_records(keys, [{**data, **r} for r in data["records"]]))
 
 
 def layout_picture_view(profile, mask: int, *, kernel=None) -> View:

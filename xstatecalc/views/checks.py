@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 from .. import components as C
-from ..render import Column, Table, View
+from ..render import Column, Table, View, csv_records
 from ..report import kernel_fields
 from .common import R, cell, linux
 
 
 def dmesg_view(b, lines: list[str]) -> View:
-    return View({"cpu": b.profile.name, **kernel_fields(b.kernel), "options": b.options.describe(),
-                 "lines": lines}, [], csv_table=Table("", [Column("line")], [[x] for x in lines]))
+    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "options": b.options.describe(), "lines": lines}
+    t = Table(f"{b.profile.name} on {linux(b.kernel)}: x86/fpu boot lines", [Column("line")], [[x] for x in lines])
+    return View(data, [t], csv_rows=csv_records(["cpu", "kernel", "model", "line"],
+                                                [{**data, "line": x} for x in lines]))
 
 
 def dmesg_check_view(b, res, *, kernel_source: str, agreeing: list[str] | None = None) -> View:
     t = Table(f"x86/fpu lines of the log vs {b.profile.name} on {linux(b.kernel)}",
-              [Column("verdict"), Column("model", wrap=True), Column("log", wrap=True)],
-              caption=f"kernel: {kernel_source}")
+              [Column("verdict"), Column("line", wrap=True)],
+              caption=f"kernel: {kernel_source}; same: the log has the model's line; not in log: the model prints "
+                      "it, the log does not; not modelled: a log line the model does not reproduce")
     for line in res.matching:
-        t.add("same", line, line, style="good")
+        t.add("same", line, style="good")
     for want, got in res.differing:
-        t.add("DIFFERS", want, got, style="bad")
+        t.add("DIFFERS", f"model: {want}\nlog:   {got}", style="bad")
     for line in res.unexpected:
-        t.add("UNEXPECTED", "", line, style="bad")
+        t.add("UNEXPECTED", line, style="bad")
     for line in res.missing:
-        t.add("not in log", line, "", style="dim")
+        t.add("not in log", line, style="dim")
     for line in res.ignored:
-        t.add("not modelled", "", line, style="dim")
+        t.add("not modelled", line, style="dim")
     verdict = ("the log agrees with the model" if res.ok else
                f"the log differs from the model: {len(res.differing)} line(s) differ, "
                f"{len(res.unexpected)} unexpected")
@@ -38,17 +41,23 @@ def dmesg_check_view(b, res, *, kernel_source: str, agreeing: list[str] | None =
             notes.insert(0, f"The log holds {res.boots} boots; checked the last, boot {res.boot.index} (from line "
                             f"{res.boot.line}{', Linux ' + res.boot.kernel if res.boot.kernel else ''}).")
     data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "kernel_source": kernel_source,
-            "agreeing_models": agreeing, "boot": boot_rec,
+            "kernel_models": agreeing if agreeing is not None else [b.kernel.label], "boot": boot_rec,
             "options": b.options.describe(), "ok": res.ok, "matching": res.matching,
-            "differing": [{"model": w, "log": g} for w, g in res.differing],
+            "differing": [{"expected": w, "actual": g} for w, g in res.differing],
             "unexpected": res.unexpected, "missing": res.missing, "ignored": res.ignored}
-    return View(data, [t], notes, csv_table=t)
+    lines = ([{"status": "matching", "expected": x, "actual": x} for x in res.matching]
+             + [{"status": "differing", **d} for d in data["differing"]]
+             + [{"status": "unexpected", "expected": None, "actual": x} for x in res.unexpected]
+             + [{"status": "missing", "expected": x, "actual": None} for x in res.missing]
+             + [{"status": "ignored", "expected": None, "actual": x} for x in res.ignored])
+    keys = ["cpu", "kernel", "model", "status", "expected", "actual"]
+    return View(data, [t], notes, csv_rows=csv_records(keys, [{**data, **x} for x in lines]))
 
 
 def check_findings_view(b, findings) -> View:
     t = Table(f"{b.profile.name} on {linux(b.kernel)}: leaf 0xD checks",
               [Column("severity"), Column("rule"), Column("finding", wrap=True),
-               Column("kernel prints", wrap=True, optional=True), Column("then", wrap=True, optional=True)],
+               Column("kernel prints", wrap=True, optional=True), Column("consequence", wrap=True, optional=True)],
               caption="error: Linux disables or distrusts XSAVE (exit 1); warning: it warns or differs silently")
     for f in findings:
         t.add(f.severity, f.rule, f.message, f.kernel_line or "", f.consequence,
@@ -58,7 +67,9 @@ def check_findings_view(b, findings) -> View:
     notes = [f"{errors} error(s), {warnings} warning(s)." if findings else "No findings: the kernel accepts this leaf 0xD."]
     data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "ok": not errors,
             "findings": [f.record() for f in findings]}
-    return View(data, [t] if findings else [], notes, csv_table=t)
+    keys = ["cpu", "kernel", "model", "severity", "rule", "message", "kernel_line", "consequence"]
+    return View(data, [t] if findings else [], notes,
+                csv_rows=csv_records(keys, [{**data, **f} for f in data["findings"]]))
 
 
 def log_facts_view(facts, kernel_ranges: list[str], how: str, cpus: list[str], *, boots: int) -> View:
@@ -66,7 +77,7 @@ def log_facts_view(facts, kernel_ranges: list[str], how: str, cpus: list[str], *
     comp = Table("What the log says (x86/fpu lines of its last boot)",
                  [Column("#", R), Column("component"), Column("printed name", wrap=True), Column("offset", R),
                   Column("size", R), Column("align64")],
-                 caption=f"enabled {cell(facts.record()['enabled'])}, context size {cell(facts.context_size)} "
+                 caption=f"enabled {cell(None if facts.enabled is None else hex(facts.enabled))}, context size {cell(facts.context_size)} "
                          f"bytes, {cell(facts.format)} format; signal: max sigframe size {cell(facts.sigframe)}")
     for c in sorted(facts.components.values(), key=lambda c: c.nr):
         comp.add(c.nr, C.key(c.nr), cell(c.name), cell(c.offset), cell(c.size),
@@ -88,33 +99,45 @@ def log_facts_view(facts, kernel_ranges: list[str], how: str, cpus: list[str], *
     notes.append("Built-in CPUs whose model prints these lines: " + (", ".join(cpus) if cpus else
                  "none (give --cpu FILE with the machine's leaf 0xD to check it line by line)"))
     notes.append("The log adds up." if facts.ok else "The log contradicts itself or reports a problem (exit 1).")
-    data = {**facts.record(), "kernel_source": how, "kernel_models": kernel_ranges, "cpus": cpus, "boots": boots}
-    return View(data, [t for t in (comp, checks) if t.rows], notes, csv_table=comp)
+    data = {**facts.record(of=boots), "kernel_source": how, "kernel_models": kernel_ranges, "cpus": cpus}
+    keys = ["nr", "name", "kernel_name", "offset", "size", "align64"]
+    return View(data, [t for t in (comp, checks) if t.rows], notes, csv_rows=csv_records(keys, data["components"]))
+
+
+def side_record(b) -> dict:
+    """One side of a comparison: the CPU and the kernel it runs."""
+    return {"cpu": b.profile.name, **kernel_fields(b.kernel)}
+
+
+def side_names(src, dst) -> tuple[str, str, str]:
+    """Short names for the two sides (by kernel when the CPU is the same) and a title that says the rest."""
+    if src.profile.name == dst.profile.name:
+        return (src.kernel.label, dst.kernel.label,
+                f"{src.profile.name}, Linux {src.kernel.label} → {dst.kernel.label}")
+    if src.kernel.label == dst.kernel.label:
+        return src.profile.name, dst.profile.name, f"{src.profile.name} → {dst.profile.name} on {linux(src.kernel)}"
+    sp, dp = (f"{b.profile.name}@{b.kernel.label}" for b in (src, dst))
+    return sp, dp, f"{sp} → {dp}"
 
 
 def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool) -> View:
-    sp, dp = src.profile.name, dst.profile.name
-    same_kernel = src.kernel.label == dst.kernel.label
-    if sp == dp:  # one CPU across a kernel upgrade: name the sides by kernel
-        sp, dp = f"{sp}@{src.kernel.label}", f"{dp}@{dst.kernel.label}"
-    where = linux(src.kernel) if same_kernel else f"{linux(src.kernel)} -> {linux(dst.kernel)}"
+    sp, dp, what = side_names(src, dst)
 
-    def side(s, key):
-        return "-" if s is None else ("S" if key == "std_offset" and s["supervisor"] else cell(s[key]))
+    def pair(key):
+        """'a' when both sides agree, else 'a → b' ('-' for a side without the component)."""
+        a, b = (_side(x, key) for x in (r["src"], r["dst"]))
+        return a if a == b else f"{a} → {b}"
 
-    comp = Table(f"Components: {sp} vs {dp} ({where})",
-                 [Column("", style="bold"), Column("#", R), Column("name"), Column("size", R), Column("", R),
-                  Column("offset", R), Column("", R), Column("compacted", R), Column("", R), Column("align64"),
-                  Column("supervisor")],
-                 caption=f"each pair: {sp} then {dp}; offset: standard (CPUID EBX; S = supervisor, none); "
-                         "compacted: xstate_offset[i] in each kernel's max buffer; * = the component differs")
+    comp = Table(f"Components: {what}",
+                 [Column("", style="bold"), Column("#", R), Column("name"), Column("size", R),
+                  Column("offset", R), Column("compacted", R), Column("flags")],
+                 caption=f"a → b: {sp} → {dp}, '-' where a side lacks the component; offset: standard (CPUID "
+                         "EBX; S = supervisor, none); compacted: xstate_offset[i] in each kernel's max buffer; "
+                         "flags: A 64-byte aligned, S supervisor; * = the component differs")
     for r in rows:
-        s, d = r["src"], r["dst"]
-        comp.add("*" if r["differs"] else "", r["nr"], r["name"], side(s, "size"), side(d, "size"),
-                 side(s, "std_offset"), side(d, "std_offset"), side(s, "compacted_offset"),
-                 side(d, "compacted_offset"), "/".join(side(x, "align64") for x in (s, d)),
-                 "/".join(side(x, "supervisor") for x in (s, d)), style="warn" if r["differs"] else None)
-    comp.alternatives = [[_component_pairs(sp, dp, rows, comp.title, comp.caption)]]
+        cells = [pair(key) for key in ("size", "std_offset", "compacted_offset", "flags")]
+        differs = r["differs"] or any("→" in c for c in cells)
+        comp.add("*" if differs else "", r["nr"], r["name"], *cells, style="warn" if differs else None)
     ver = Table("Verdicts", [Column("for"), Column("check", wrap=True), Column("verdict"),
                              Column("why", wrap=True), Column("rule", wrap=True, optional=True)],
                 caption="verdicts in parentheses do not decide the exit code (compare --for)")
@@ -123,52 +146,57 @@ def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool) -> View:
         ver.add(v.consumer, v.name, word if v.gates else f"({word})", "\n".join(v.reasons) or "-", v.rule,
                 style=("good" if v.ok else "bad") if v.gates else "dim")
     gating = sorted({v.consumer for v in verdicts if v.gates})
-    notes = [f"Common guest feature set (mask a VMM can use on both): xcr0 {common['xcr0']} "
-             f"({' '.join(common['names'])}), standard size "
-             + " / ".join(f"{k} {v}" for k, v in common["standard_size"].items())
-             + ", compacted " + " / ".join(f"{k} {v}" for k, v in common["compacted_size"].items()) + ".",
+    std, cmp = common["standard_size"], common["compacted_size"]
+    notes = [f"Common guest feature set (a mask a VMM can use on both): xcr0 {common['xcr0']} "
+             f"({' '.join(common['names'])}); standard size {_arrow(std['src'], std['dst'])}, compacted "
+             f"{_arrow(cmp['src'], cmp['dst'])}.",
              (f"OK: every verdict for {', '.join(gating)} passes." if ok else
               f"FAILS: a verdict for {', '.join(gating)} fails (exit 1).")]
-    data = {"src": src.profile.name, "dst": dst.profile.name,
-            "src_kernel": kernel_fields(src.kernel), "dst_kernel": kernel_fields(dst.kernel),
-            **kernel_fields(src.kernel), "for": gating, "ok": ok, "components": rows,
+    data = {"src": side_record(src), "dst": side_record(dst), "for": gating, "ok": ok, "components": rows,
             "configs": sizes, "verdicts": [v.record() for v in verdicts], "common": common}
-    header = ["for", "check", "ok", "gates", "rule", "reasons"]
-    csv_rows = [[v.consumer, v.name, v.ok, v.gates, v.rule, "; ".join(v.reasons)] for v in verdicts]
-    return View(data, [comp, _sizes_pair_table(src, dst, sizes, sp, dp), ver], notes,
-                csv_rows=(header, csv_rows))
+    keys = ["src.cpu", "src.kernel", "dst.cpu", "dst.kernel", "for", "name", "ok", "gates", "rule", "reasons"]
+    return View(data, [comp, _sizes_pair_table(sizes, sp, dp), ver], notes,
+                csv_rows=csv_records(keys, [{**data, **v.record()} for v in verdicts]))
 
 
-def _component_pairs(sp, dp, rows, title, caption) -> Table:
-    """The component table for narrow widths: one row per component and side."""
-    t = Table(title, [Column("", style="bold"), Column("#", R), Column("name"),
-                                            Column("side"), Column("size", R), Column("offset", R),
-                                            Column("compacted", R), Column("align64"), Column("supervisor")],
-              caption=caption.replace("each pair: " + sp + " then " + dp + "; ", ""))
-    for r in rows:
-        for name, s in ((sp, r["src"]), (dp, r["dst"])):
-            vals = ["-"] * 5 if s is None else [s["size"], "S" if s["supervisor"] else s["std_offset"],
-                                                cell(s["compacted_offset"]), cell(s["align64"]),
-                                                cell(s["supervisor"])]
-            t.add("*" if r["differs"] else "", r["nr"] if name == sp else "", r["name"] if name == sp else "",
-                  name, *vals, style="warn" if r["differs"] else None)
-    return t
+def _arrow(a, b) -> str:
+    return str(a) if a == b else f"{a} → {b}"
 
 
-def _sizes_pair_table(src, dst, sizes, sp, dp) -> Table:
-    t = Table("Sizes", [Column("", style="bold"), Column("value"), Column(sp, R), Column(dp, R)],
-              caption="* = the value differs")
+def _side(s, key) -> str:
+    if s is None:
+        return "-"
+    if key == "flags":
+        return ("A" if s["align64"] else "") + ("S" if s["supervisor"] else "") or "-"
+    return "S" if key == "std_offset" and s["supervisor"] else cell(s[key])
+
+
+# Sizes, and the masks and formats only where they differ: the rest is in --format json.
+_ALWAYS = (".size", "xcr0", "xss", "abi.")
+
+
+def _sizes_pair_table(sizes, sp, dp, *, short: bool = False) -> Table:
+    """Values side by side; *short* heads them src and dst (for narrow widths), the caption names them."""
+    t = Table("Sizes (bytes) and masks", [Column("", style="bold"), Column("value"),
+                                          Column("src" if short else sp, R), Column("dst" if short else dp, R)],
+              caption=(f"src = {sp}, dst = {dp}; " if short else "") + "* = the value differs; equal formats and "
+                      "feature masks are left out (--format json has every value)")
     for name, (a, b) in sizes.items():
+        if a == b and not any(k in name for k in _ALWAYS):
+            continue
         t.add("*" if a != b else "", name, cell(a), cell(b), style="warn" if a != b else None)
+    if not short:
+        t.alternatives = [[_sizes_pair_table(sizes, sp, dp, short=True)]]
     return t
 
 
 def verify_view(results) -> View:
     t = Table("Expectations", [Column("case", wrap=True), Column("value"), Column("expected", R),
-                               Column("actual", R), Column("")])
+                               Column("actual", R), Column("verdict")])
     for r in results:
         t.add(r["case"], r["name"], cell(r["expected"]), cell(r["actual"]), "ok" if r["ok"] else "DIFFERS",
               style="good" if r["ok"] else "bad")
     bad = sum(not r["ok"] for r in results)
     notes = [f"{len(results) - bad} of {len(results)} expectations hold."]
-    return View({"ok": not bad, "results": results}, [t], notes, csv_table=t)
+    keys = ["case", "cpu", "kernel", "model", "name", "expected", "actual", "ok"]
+    return View({"ok": not bad, "results": results}, [t], notes, csv_rows=csv_records(keys, results))

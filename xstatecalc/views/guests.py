@@ -32,14 +32,14 @@ def guest_view(b, steps, *, flow: str) -> View:
               style="bad" if st.failed else None)
         rec = {"cpu": b.profile.name, **kernel_fields(b.kernel), **st.record()}
         records.append(rec)
-        head = [b.profile.name, b.kernel.label, st.nr, st.event, st.call, st.function, st.result]
+        head = [b.profile.name, b.kernel.label, b.kernel.model, st.nr, st.event, st.call, st.function, st.result]
         csv_rows += [head + ["state." + k, v, k in st.changed] for k, v in leaves(st.state)]
         csv_rows += [head + ["returns." + k, v, False] for k, v in leaves(st.returns)]
         csv_rows += [head + ["notes", n, False] for n in st.notes]
     tables = [t]
     if flow == "guest":
         tables.append(_split_table(steps))
-    header = ["cpu", "kernel", "step", "event", "call", "function", "result", "path", "value", "changed"]
+    header = ["cpu", "kernel", "model", "step", "event", "call", "function", "result", "name", "value", "changed"]
     verdict = stack_verdict(steps)
     return View(records, [x for x in tables if x], [verdict] if verdict else [], csv_rows=(header, csv_rows))
 

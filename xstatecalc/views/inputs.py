@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from .. import components as C
-from ..render import Column, Table, View
+from ..render import Column, Table, View, csv_records
 from ..report import kernel_fields
 from .common import R, cell
 
 
 def host_view(b, rows, release: str) -> View:
     t = Table(f"This machine ({b.profile.description}) on Linux {release} (model {b.kernel.model})",
-              [Column("quantity", wrap=True), Column("model", R), Column("kernel", R), Column("status"),
+              [Column("quantity", wrap=True), Column("expected", R), Column("actual", R), Column("status"),
                Column("how", wrap=True, optional=True)],
-              caption="model: xstatecalc's numbers for this CPUID and kernel; kernel: what the running kernel reports")
+              caption="expected: xstatecalc's number for this CPUID and kernel; actual: what the running kernel "
+                      "reports")
     for r in rows:
         t.add(r.quantity, cell(r.model), cell(r.kernel), r.status, r.how,
               style={"differs": "bad", "unavailable": "dim", "match": "good"}.get(r.status))
     bad = [r.quantity for r in rows if r.status == "differs"]
     notes = [f"differs: {', '.join(bad)}" if bad else "The model agrees with the running kernel on every quantity "
                                                         "it exposes."]
-    data = {"release": release, **kernel_fields(b.kernel), "cpu": b.profile.description,
+    data = {"cpu": b.profile.name, "description": b.profile.description, **kernel_fields(b.kernel),
             "options": b.options.describe(), "ok": not bad, "rows": [r.record() for r in rows]}
-    return View(data, [t], notes, csv_table=t)
+    keys = ["cpu", "kernel", "model", "quantity", "expected", "actual", "status", "how"]
+    return View(data, [t], notes, csv_rows=csv_records(keys, [{**data, **r} for r in data["rows"]]))
 
 
 def core_view(source: str, image, fits_, groups, check, chosen, component) -> View:
@@ -58,7 +60,7 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
                      "gdb's i387_guess_xsave_layout, go-delve/delve#3827).")
     elif not groups:
         notes.append("No built-in CPU's layout fits this image.")
-    data = {"file": source, "kind": image.kind, "size": image.size,
+    data = {"file": source, "input": image.kind, "size": image.size,
             "xcr0": None if image.xcr0 is None else f"{image.xcr0:#x}", "xcr0_from": image.xcr0_from,
             "signal_sw_bytes": image.signal_sw,
             "xstate_bv": None if image.xstate_bv is None else f"{image.xstate_bv:#x}",
@@ -72,7 +74,7 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
             "layouts": [{"cpus": [f.profile.name for f in g],
                          "offsets": {C.key(n): o for n, (o, _s) in sorted(g[0].layout.items())}} for g in groups],
             "layouts_differ": len(groups) > 1,
-            "notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
+            "elf_notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
             "problems": image.problems, "check": check}
     tables = [t, comp, cand]
     if check is not None:
@@ -87,4 +89,6 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
         for i in range(0, len(raw), 16):
             hexdump.add(i, " ".join(f"{b:02x}" for b in raw[i:i + 16]))
         tables.append(hexdump)
-    return View(data, [x for x in tables if x.rows], notes, csv_table=comp)
+    keys = ["file", "nr", "name", "offset", "size", "holds_state"]
+    return View(data, [x for x in tables if x.rows], notes,
+                csv_rows=csv_records(keys, [{**data, **c} for c in data["components"]]))

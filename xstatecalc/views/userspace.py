@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..render import Column, Table, View
+from ..render import Column, Table, View, csv_records
 from ..report import kernel_fields
 from .common import R, cell, linux
 
@@ -13,11 +13,9 @@ _VERDICT_STYLE = {"fits": "good", "fits-without-amx": "warn"}
 def sigstack_view(reports) -> View:
     """One report: the kernel, the C library, then every stack. Several: one row per CPU and kernel."""
     data = [_sigstack_record(r) for r in reports]
-    header = ["cpu", "kernel", "model", "libc", "at_minsigstksz", "sc_minsigstksz", "sc_sigstksz", "who", "version",
-              "size", "usable", "fits", "margin", "verdict"]
-    rows = [[d["cpu"], d["kernel"], d["model"], d["libc"]["rules"], d["at_minsigstksz"], d["libc"]["sc_minsigstksz"],
-             d["libc"]["sc_sigstksz"], s["who"], s["version"], s["size"], s["usable"], s["fits"], s["margin"],
-             s["verdict"]] for d in data for s in d["stacks"]]
+    keys = ["cpu", "kernel", "model", "libc.rules", "at_minsigstksz", "libc.sc_minsigstksz", "libc.sc_sigstksz",
+            "who", "version", "size", "usable", "fits", "margin", "verdict"]
+    csv_rows = csv_records(keys, [{**d, **s} for d in data for s in d["stacks"]])
 
     def build():
         if len(reports) == 1:
@@ -34,7 +32,7 @@ def sigstack_view(reports) -> View:
                   style="bad" if bad else "good")
         return [t], _sigstack_notes(reports), None
 
-    return View(data if len(data) > 1 else data[0], builder=build, csv_rows=(header, rows))
+    return View(data, builder=build, csv_rows=csv_rows)
 
 
 def _sigstack_record(r) -> dict:
@@ -77,7 +75,7 @@ def _sigstack_tables(r) -> list:
                Column("why", wrap=True, optional=True)],
               caption="margin: usable bytes minus AT_MINSIGSTKSZ (guard pages inside a stack are not usable)")
     for st in r.stacks:
-        s.add(st.who, st.size, "-" if st.margin is None else f"{st.margin:+d}", st.verdict, st.why + (f"; {st.then}" if st.then else ""),
+        s.add(st.who, st.size, "-" if st.margin is None else f"{st.margin:+d}", st.verdict, st.why + (f"; {st.consequence}" if st.consequence else ""),
               style=_VERDICT_STYLE.get(st.verdict, "bad"))
     return [k, c, s]
 
@@ -96,8 +94,8 @@ def limit_view(name: str, limit: int, over, checked: int, description: str) -> V
         t.add(o.cpu, o.kernel, o.value, f"+{o.over}", style="bad")
     notes = [f"{len(over)} of {checked} CPU and kernel pairs exceed {limit} (exit 1)." if over else
              f"OK: none of {checked} CPU and kernel pairs exceeds {limit}."]
-    data = {"value": name, "limit": limit, "checked": checked, "ok": not over,
+    data = {"name": name, "limit": limit, "checked": checked, "ok": not over,
             "exceeding": [o.record() for o in over]}
-    rows = [[o.cpu, o.kernel, o.model, name, o.value, limit, o.over] for o in over]
+    keys = ["cpu", "kernel", "model", "name", "value", "limit", "over"]
     return View(data, [t] if over else [], notes,
-                csv_rows=(["cpu", "kernel", "model", "value", "size", "limit", "over"], rows))
+                csv_rows=csv_records(keys, [{**o.record(), "name": name, "limit": limit} for o in over]))

@@ -80,3 +80,24 @@ def test_kernel_dump_format_from_a_real_warning():
         I.to_profile(d)
 
 
+
+
+@on_x86_linux
+def test_the_delivered_signal_frame_on_this_machine(run, tmp_path):
+    # get_sigframe() on the running kernel, held against the model: a stack one byte larger than the frame the
+    # model computes for this CPU and kernel (a process that never asked for AMX) receives the signal; a stack of
+    # exactly that size gets SIGSEGV. The probe is our own C program (tests/native/sigframe_probe.c).
+    import shutil
+    import subprocess
+
+    _cpuid_or_skip()
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    probe = tmp_path / "probe"
+    src = __import__("pathlib").Path(__file__).parent / "native" / "sigframe_probe.c"
+    subprocess.run([cc, "-O2", "-o", str(probe), str(src)], check=True, capture_output=True)
+    (data,) = json.loads(run("sigstack", "--cpu", "host", "--size", "65536", "-f", "json").stdout)
+    frame = data["frame"]["default"]
+    outcome = {n: subprocess.run([str(probe), str(n)]).returncode for n in (frame, frame + 1)}
+    assert outcome == {frame: -11, frame + 1: 42}, (frame, outcome)  # -11: killed by SIGSEGV

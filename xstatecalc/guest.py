@@ -434,7 +434,8 @@ class ProcessFlow(_Flow):
         self.state["fpstate"] = {"allocated": None, "size": kd.size, "user_size": ud.size,
                                  "xfeatures": _hex(kd.features), "user_xfeatures": _hex(ud.features),
                                  "xfd": _hex(b.user_max.features & k.user_dynamic if b.xsave else 0)}
-        self.state["signal"] = {"at_minsigstksz": ss.at_minsigstksz, "frame": ss.frame_default}
+        self.state["signal"] = {"at_minsigstksz": ss.at_minsigstksz, "frame": _delivered(ss, False),
+                                "frame_bound": ss.frame_default}
         notes = ["the default buffer is inline in struct fpu (task_struct): no vzalloc"]
         if not ss.dynamic:
             notes.append("this CPU and kernel have no dynamic features: every process gets the full frame, "
@@ -493,26 +494,40 @@ class ProcessFlow(_Flow):
                                      "user_xfeatures": _hex(int(fs["user_xfeatures"], 16) | x),
                                      "xfd": _hex(int(fs["xfd"], 16) & ~x)}
             self.state["signal"] = {"at_minsigstksz": ss.at_minsigstksz,
-                                    "frame": ss.frame_permitted - b.user_max.size + usz}
+                                    "frame": _delivered(ss, True, b, usz),
+                                    "frame_bound": ss.frame_permitted - b.user_max.size + usz}
             self.add(f"first {C.key(idx)} instruction", "AMX instruction -> #NM",
                      "xfd_enable_feature -> fpstate_realloc", 0,
                      notes=[f"vzalloc({ksz} + {FPSTATE_HDR}) from perm.__state_size",
                             "AT_MINSIGSTKSZ does not change: it was computed from fpu_user_cfg.max_size at boot"])
         if self.sigaltstack is not None:
-            permitted = bool(granted)
-            v = judge(ss, self.sigaltstack, permitted=permitted)
-            frame = self.state["signal"]["frame"]
-            result = 0 if v.fits else (SIGSEGV if v.verdict in ("dies-on-delivery", "fits-without-amx") else
-                                        ENOMEM if v.verdict == "refused-by-sigaltstack" else ENOSPC)
-            if self.steps and self.steps[-1].result == ENOSPC:
-                result = 0 if self.sigaltstack >= frame else SIGSEGV
-            margin = self.sigaltstack - frame
-            self.state["signal"]["margin"] = margin
+            sig = self.state["signal"]
+            frame, bound = sig["frame"], sig["frame_bound"]
+            delivered = self.sigaltstack > frame  # __on_sig_stack(): sp must stay above ss_sp
+            result = 0 if delivered else SIGSEGV
+            margin = self.sigaltstack - bound
+            sig["margin"] = margin
+            if delivered and margin >= 0:
+                what = f"{self.sigaltstack} bytes hold the {frame}-byte frame and the {bound}-byte bound: margin {margin:+d}"
+            elif delivered:
+                what = (f"delivered: {self.sigaltstack} bytes hold the {frame}-byte frame, but are {-margin} below "
+                        f"the documented {bound} (an ia32 frame or a stack top not aligned to 64 bytes may not fit)")
+            else:
+                what = f"{self.sigaltstack} bytes do not hold the {frame}-byte frame: the kernel sends SIGSEGV"
             self.add("a signal arrives on the alternate stack", f"signal delivery ({frame}-byte frame)",
-                     "get_sigframe", result,
-                     notes=[f"{self.sigaltstack} bytes {'hold' if margin >= 0 else 'do not hold'} the {frame}-byte "
-                            f"frame: margin {margin:+d}" + ("" if margin >= 0 else "; the kernel sends SIGSEGV")])
+                     "get_sigframe", result, notes=[what])
         return self.steps
+
+
+def _delivered(ss, permitted: bool, b: Boot | None = None, user_size: int | None = None) -> int:
+    """The frame get_sigframe() really takes (sigframe.delivered_frame), or the bound on a 32-bit kernel."""
+    from .sigframe import delivered_frame
+
+    if b is not None and user_size is not None:
+        real = delivered_frame(b, user_size)
+        return real if real is not None else ss.frame_permitted - b.user_max.size + user_size
+    real = ss.delivered_permitted if permitted else ss.delivered_default
+    return real if real is not None else (ss.frame_permitted if permitted else ss.frame_default)
 
 
 def guest_flow(b: Boot, enable: list[int]) -> list[Step]:
@@ -525,19 +540,36 @@ def process_flow(b: Boot, enable: list[int], sigaltstack: int | None = None, str
     return ProcessFlow(b, enable, sigaltstack, strict).run()
 
 
-def stack_verdict(steps) -> str | None:
-    """One line on the alternate signal stack of a process flow, passing or not (None without one)."""
+def verdict(steps) -> str:
+    """The line that ends a flow, passing or not: the alternate stack's fate when there is one, else the
+    first failing step, else where the guest's (or process's) fpstate ended up."""
     last = steps[-1] if steps else None
-    if last is None or "sigaltstack" not in last.state or "margin" not in last.state.get("signal", {}):
-        return None
-    size, sig = last.state["sigaltstack"], last.state["signal"]
     bad = [st for st in steps if st.failed]
+    if last is not None and "sigaltstack" in last.state and "margin" in last.state.get("signal", {}):
+        size, sig = last.state["sigaltstack"], last.state["signal"]
+        at = sig["at_minsigstksz"] if sig["at_minsigstksz"] is not None else sig["frame_bound"]
+        if bad:
+            st = bad[0]
+            return (f"FAILS: the {size}-byte alternate stack: step {st.nr} ({st.event}) gets {st.result}; "
+                    f"the signal frame is {sig['frame']} bytes, AT_MINSIGSTKSZ {cell_or_dash(sig['at_minsigstksz'])}.")
+        if sig["margin"] < 0:
+            return (f"WORKS, BELOW THE MINIMUM: the {size}-byte alternate stack holds the {sig['frame']}-byte signal "
+                    f"frame, {-sig['margin']} bytes short of the documented {at} (AT_MINSIGSTKSZ).")
+        return (f"OK: the {size}-byte alternate stack holds the {sig['frame']}-byte signal frame and AT_MINSIGSTKSZ "
+                f"{at}, margin {sig['margin']:+d}.")
     if bad:
         st = bad[0]
-        return (f"FAILS: the {size}-byte alternate stack: step {st.nr} ({st.event}) gets {st.result}; "
-                f"the signal frame is {sig['frame']} bytes, AT_MINSIGSTKSZ {sig['at_minsigstksz']}.")
-    return (f"OK: the {size}-byte alternate stack holds the {sig['frame']}-byte signal frame, margin "
-            f"{sig['margin']:+d} (AT_MINSIGSTKSZ {sig['at_minsigstksz']}).")
+        why = f": {st.notes[0]}" if st.notes else ""
+        return f"FAILS: step {st.nr} ({st.event}) gets {st.result}{why} (exit 1)."
+    fs, gfpu = (last.state.get("fpstate", {}), last.state.get("gfpu")) if last is not None else ({}, None)
+    if gfpu is not None:
+        return (f"OK: every step succeeds; the guest fpstate is {fs.get('size')} bytes ({fs.get('allocated')} "
+                f"allocated), uabi_size {gfpu.get('uabi_size')} (KVM_GET_XSAVE2).")
+    return f"OK: every step succeeds; the fpstate is {fs.get('size')} bytes (user_size {fs.get('user_size')})."
+
+
+def cell_or_dash(v) -> str:
+    return "-" if v is None else str(v)
 
 
 def failed(steps) -> list:

@@ -7,6 +7,14 @@ max_frame_size - fpu__get_fpstate_size() + perm.__user_state_size, but only when
 dynamic features and the task is permitted one, or with strict_sas_size; kernel/signal.c always
 refuses less than MINSIGSTKSZ (2048). ARCH_REQ_XCOMP_PERM's validate_sigaltstack() fails with
 -ENOSPC when a thread's sas_ss_size < max_frame_size - fpu_user_cfg.max_size + the new user size.
+
+max_frame_size is a bound: it counts the 736-byte ia32 frame and the fsave header. What a 64-bit
+process really gets is get_sigframe()'s arithmetic, which :func:`delivered_frame` follows: from the
+top of the alternate stack, fpu__alloc_mathframe() takes fpstate->user_size + FP_XSTATE_MAGIC2 rounded
+down to 64, then the 440-byte rt_sigframe, then round_down(sp, 16) - 8; __on_sig_stack() wants the
+result strictly above ss_sp. With a 64-byte aligned top (mmap, aligned_alloc) that is
+round_up(user_size + 4, 64) + 456 bytes: 2952 for a 2432-byte XCR0 0xe7, as measured on a 6.18 host
+(a 2953-byte stack with a page-aligned top gets the signal, 2952 bytes gets SIGSEGV).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ SIGFRAME_IA32 = 736  # sizeof(struct sigframe_ia32): 732 bytes padded to 8 (u64 
 SIGFRAME_I386_NATIVE = 732
 FP_XSTATE_MAGIC2_SIZE = 4
 MINSIGSTKSZ = 2048  # kernel/signal.c do_sigaltstack(): less is -ENOMEM on every kernel
+MATHFRAME_ALIGN = 64  # fpu__alloc_mathframe(): round_down(sp - frame_size, 64), XSAVE wants 64-byte alignment
+FRAME_ALIGNMENT = 16  # get_sigframe(): round_down(sp, FRAME_ALIGNMENT) - 8, the ABI's entry alignment
 
 
 def fpstate_size(b, ia32: bool | None = None) -> int:
@@ -45,13 +55,27 @@ def frame_size(b, user_size: int, ia32: bool | None = None) -> int:
     return (frame + 15 + fpstate + 63 + 15) // 16 * 16
 
 
+def delivered_frame(b, user_size: int) -> int | None:
+    """Bytes get_sigframe() takes below a 64-byte aligned alternate-stack top for a 64-bit process whose
+    fpstate->user_size is *user_size*; the stack must be larger than this. None on a 32-bit kernel (the
+    ia32 frame: only the bound is modelled)."""
+    if not b.options.x86_64:
+        return None
+    math = user_size + (FP_XSTATE_MAGIC2_SIZE if b.xsave else 0)  # xstate_sigframe_size()
+    math = -(-math // MATHFRAME_ALIGN) * MATHFRAME_ALIGN
+    # buf_fx is 64-aligned, so round_down(buf_fx - 440, 16) = buf_fx - round_up(440, 16); then the - 8.
+    return math + -(-RT_SIGFRAME // FRAME_ALIGNMENT) * FRAME_ALIGNMENT + 8
+
+
 @record
 class SignalStack:
     """What the kernel asks of an alternate signal stack on this CPU and kernel."""
 
     at_minsigstksz: int | None  # the auxv entry (5.14+); None before
-    frame_default: int  # the largest frame for a process that never asks for a dynamic feature
+    frame_default: int  # get_sigframe_size()'s bound for a process that never asks for a dynamic feature
     frame_permitted: int  # ... for one with every permitted dynamic feature (= AT_MINSIGSTKSZ)
+    delivered_default: int | None  # the frame a 64-bit process really gets (delivered_frame()), no AMX
+    delivered_permitted: int | None  # ... with every permitted dynamic feature in use
     dynamic: bool  # the system has dynamic features (AMX with XFD): fpu_state_size_dynamic()
     check_default: int | None  # sigaltstack() wants ss_size > this for a task without permission (None: no check)
     check_permitted: int | None  # ... for a permitted task (None: no check)
@@ -59,9 +83,7 @@ class SignalStack:
     strict: bool  # strict_sas_size on the command line (or CONFIG_STRICT_SIGALTSTACK_SIZE=y)
 
     def record(self) -> dict:
-        return {"at_minsigstksz": self.at_minsigstksz,
-                "frame": {"default": self.frame_default, "permitted": self.frame_permitted},
-                "dynamic_features": self.dynamic,
+        return {"dynamic_features": self.dynamic,
                 "sigaltstack_check": {"default": self.check_default, "permitted": self.check_permitted,
                                       "strict_sas_size": self.strict, "minsigstksz": MINSIGSTKSZ},
                 "arch_req_xcomp_perm_min": self.perm_min}
@@ -83,7 +105,8 @@ def signal_stack(b, *, strict: bool = False) -> SignalStack:
         if strict:
             check_default = base + default_size
     perm_min = frame_permitted if dynamic and k.xcomp_prctl else None
-    return SignalStack(frame_permitted if k.sigframe else None, frame_default, frame_permitted, dynamic,
+    return SignalStack(frame_permitted if k.sigframe else None, frame_default, frame_permitted,
+                       delivered_frame(b, default_size), delivered_frame(b, permitted_size), dynamic,
                        check_default, check_permitted, perm_min, strict)
 
 
@@ -92,32 +115,47 @@ class StackVerdict:
     """An alternate signal stack of *size* bytes, judged against the kernel."""
 
     size: int
-    fits: bool  # holds the largest frame the kernel may deliver to this process
-    margin: int  # usable bytes - that frame (negative: short by so many bytes)
-    verdict: str  # fits | fits-without-amx | refused-by-sigaltstack | dies-on-delivery
+    fits: bool  # holds the largest frame the kernel may deliver to this process (its documented bound)
+    margin: int  # usable bytes - that bound (negative: short by so many bytes)
+    verdict: str  # fits | below-minimum | fits-without-amx | refused-by-sigaltstack | dies-on-delivery
     why: str
+    delivered: bool  # a signal to a 64-bit process on this stack (64-byte aligned top) is delivered
 
 
 def judge(ss: SignalStack, size: int, *, permitted: bool = True, usable: int | None = None) -> StackVerdict:
     """How the kernel treats a sigaltstack of *size* bytes (of which *usable* are not guard pages).
 
-    *permitted*: the process holds, or may come to hold, its dynamic features (AMX); then the frame that
-    must fit is the largest, AT_MINSIGSTKSZ. Shared by `sigstack` and `guest --process`."""
+    *permitted*: the process holds, or may come to hold, its dynamic features (AMX); then the bound that
+    must fit is the largest, AT_MINSIGSTKSZ. Three outcomes apart from a refusal: it holds the bound
+    (fits); the kernel delivers its real frame but the stack is below the bound (below-minimum: a 32-bit
+    frame, an unaligned top or AMX would not fit); the frame does not fit (dies-on-delivery, or
+    fits-without-amx when only AMX's frame is too big). Shared by `sigstack` and `guest --process`."""
     usable = size if usable is None else usable
-    frame = ss.frame_permitted if permitted else ss.frame_default
-    margin = usable - frame
+    bound = ss.frame_permitted if permitted else ss.frame_default
+    real = ss.delivered_permitted if permitted else ss.delivered_default
+    margin = usable - bound
+
+    def out(fits, verdict, why, delivered):
+        return StackVerdict(size, fits, margin, verdict, why, delivered)
+
     if size < MINSIGSTKSZ:
-        return StackVerdict(size, False, margin, "refused-by-sigaltstack",
-                            f"sigaltstack() refuses less than MINSIGSTKSZ ({MINSIGSTKSZ}): -ENOMEM")
+        return out(False, "refused-by-sigaltstack", f"sigaltstack() refuses less than MINSIGSTKSZ ({MINSIGSTKSZ}): "
+                   "-ENOMEM", False)
     if not permitted and ss.check_default is not None and not size > ss.check_default:
-        return StackVerdict(size, False, margin, "refused-by-sigaltstack",
-                            f"strict_sas_size: {size} is not more than {ss.check_default}: -ENOMEM")
+        return out(False, "refused-by-sigaltstack", f"strict_sas_size: {size} is not more than {ss.check_default}: "
+                   "-ENOMEM", False)
     if margin >= 0:
-        return StackVerdict(size, True, margin, "fits", f"holds the largest frame, {frame} bytes")
-    if permitted and ss.dynamic and usable >= ss.frame_default:
-        return StackVerdict(size, False, margin, "fits-without-amx",
-                            f"holds the {ss.frame_default}-byte frame of a process without AMX, not the {frame}-byte "
-                            f"frame once AMX is in use: while it is installed ARCH_REQ_XCOMP_PERM fails with -ENOSPC, "
-                            f"and after the permission sigaltstack() wants more than {ss.check_permitted} (-ENOMEM)")
-    return StackVerdict(size, False, margin, "dies-on-delivery",
-                        f"a {frame}-byte frame does not fit {usable} bytes: the kernel delivers SIGSEGV instead")
+        return out(True, "fits", f"holds the largest frame, {bound} bytes", True)
+    if real is not None and usable > real:
+        return out(False, "below-minimum", f"a 64-bit process gets its {real}-byte frame, but {usable} bytes are "
+                   f"below the documented {bound} ({'AT_MINSIGSTKSZ' if permitted else 'the bound without AMX'}): "
+                   "an ia32 frame or a stack top not aligned to 64 bytes may not fit", True)
+    real_default = ss.delivered_default if ss.delivered_default is not None else ss.frame_default
+    if permitted and ss.dynamic and usable > real_default:
+        return out(False, "fits-without-amx", f"holds the {real_default}-byte frame of a process without AMX, not "
+                   f"the {real}-byte frame once AMX is in use: while it is installed ARCH_REQ_XCOMP_PERM fails with "
+                   f"-ENOSPC, and after the permission sigaltstack() wants more than {ss.check_permitted} (-ENOMEM)",
+                   False)
+    frame = real if real is not None else bound
+    return out(False, "dies-on-delivery", f"the {frame}-byte frame does not fit {usable} bytes (it needs more): the "
+               "kernel sends SIGSEGV instead", False)

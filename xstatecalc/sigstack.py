@@ -22,9 +22,12 @@ class Stack:
     version: str
     size: int
     usable: int  # size minus guard pages inside it
-    fits: bool  # holds AT_MINSIGSTKSZ (the largest frame), or is installed and holds it
-    margin: int | None  # usable - the largest frame; None when no stack is installed
-    verdict: str  # fits | fits-without-amx | refused-by-libc | refused-by-sigaltstack | dies-on-delivery | alloc-fails
+    fits: bool  # installed, and holds AT_MINSIGSTKSZ (the largest frame the kernel may deliver)
+    delivered: bool  # installed, and a signal to the 64-bit process (any permitted feature in use) is delivered
+    margin: int | None  # usable - AT_MINSIGSTKSZ; None when no stack is installed
+    # fits | below-minimum | fits-without-amx | refused-by-libc | refused-by-sigaltstack | dies-on-delivery |
+    # alloc-fails
+    verdict: str
     why: str
     consequence: str  # what the program does about it
     formula: str
@@ -34,7 +37,7 @@ class Stack:
 
     def record(self) -> dict:
         return {"who": self.who, "version": self.version, "size": self.size, "usable": self.usable,
-                "fits": self.fits, "margin": self.margin, "verdict": self.verdict, "why": self.why,
+                "fits": self.fits, "delivered": self.delivered, "margin": self.margin, "verdict": self.verdict, "why": self.why,
                 "consequence": self.consequence, "formula": self.formula, "source": self.source, "status": self.status,
                 "reports": list(self.reports)}
 
@@ -59,10 +62,10 @@ def judge_stack(signal, lv: LibcValues, who: str, size: int, *, version: str = "
     usable = max(size - guard, 0)
     then = ON_REFUSED.get(on_refused, "")
 
-    def make(fits, verdict, why, consequence=""):
+    def make(fits, verdict, why, consequence="", delivered=False):
         installed = verdict not in ("alloc-fails", "refused-by-libc", "refused-by-sigaltstack")
-        return Stack(who, version, size, usable, fits, usable - largest if installed else None, verdict, why,
-                     consequence, formula, source, status, reports)
+        return Stack(who, version, size, usable, fits, delivered, usable - largest if installed else None, verdict,
+                     why, consequence, formula, source, status, reports)
 
     if page_multiple and size % PAGE:
         return make(False, "alloc-fails", f"aligned_alloc({PAGE}, {size}): the size is not a multiple of the "
@@ -73,7 +76,7 @@ def judge_stack(signal, lv: LibcValues, who: str, size: int, *, version: str = "
     v = judge(signal, size, permitted=True, usable=usable)
     if v.verdict == "refused-by-sigaltstack":
         return make(False, v.verdict, v.why, then)
-    return make(v.fits, v.verdict, v.why)
+    return make(v.fits, v.verdict, v.why, delivered=v.delivered)
 
 
 def runtime_stack(signal, lv: LibcValues, rt: Runtime) -> Stack:

@@ -9,7 +9,7 @@ from .common import R, cell, leaves, linux, lookup
 
 def guest_view(b, steps, *, flow: str) -> View:
     """One row per step of the guest (or process) flow, then the kernel/uAPI split."""
-    from ..guest import stack_verdict
+    from ..guest import verdict
 
     title = (f"{b.profile.name} on {linux(b.kernel)}: "
              + ("KVM guest fpstate, step by step" if flow == "guest" else "a process and its dynamic features, "
@@ -40,8 +40,7 @@ def guest_view(b, steps, *, flow: str) -> View:
     if flow == "guest":
         tables.append(_split_table(steps))
     header = ["cpu", "kernel", "model", "step", "event", "call", "function", "result", "name", "value", "changed"]
-    verdict = stack_verdict(steps)
-    return View(records, [x for x in tables if x], [verdict] if verdict else [], csv_rows=(header, csv_rows))
+    return View(records, [x for x in tables if x], [verdict(steps)], csv_rows=(header, csv_rows))
 
 
 def _split_table(steps):

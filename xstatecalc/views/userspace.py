@@ -7,14 +7,14 @@ from ..report import kernel_fields
 from .common import R, cell, linux
 
 
-_VERDICT_STYLE = {"fits": "good", "fits-without-amx": "warn"}
+_VERDICT_STYLE = {"fits": "good", "below-minimum": "warn", "fits-without-amx": "warn"}
 
 
 def sigstack_view(reports) -> View:
     """One report: the kernel, the C library, then every stack. Several: one row per CPU and kernel."""
     data = [_sigstack_record(r) for r in reports]
     keys = ["cpu", "kernel", "model", "libc.rules", "at_minsigstksz", "libc.sc_minsigstksz", "libc.sc_sigstksz",
-            "who", "version", "size", "usable", "fits", "margin", "verdict"]
+            "who", "version", "size", "usable", "fits", "delivered", "margin", "verdict"]
     csv_rows = csv_records(keys, [{**d, **s} for d in data for s in d["stacks"]])
 
     def build():
@@ -39,7 +39,8 @@ def _sigstack_record(r) -> dict:
     b = r.boot
     return {"cpu": b.profile.name, **kernel_fields(b.kernel), "options": b.options.describe(),
             "at_minsigstksz": r.signal.at_minsigstksz,
-            "frame": {"default": r.signal.frame_default, "permitted": r.signal.frame_permitted},
+            "frame": {"default": r.signal.delivered_default, "permitted": r.signal.delivered_permitted},
+            "frame_bound": {"default": r.signal.frame_default, "permitted": r.signal.frame_permitted},
             "kernel_rules": r.signal.record(), "libc": r.libc.record(),
             "stacks": [s.record() for s in r.stacks], "ok": r.ok}
 
@@ -49,8 +50,15 @@ def _sigstack_tables(r) -> list:
     k = Table(f"{b.profile.name} on {linux(b.kernel)}: the kernel's signal frame",
               [Column("value"), Column("bytes", R), Column("kernel rule", wrap=True, optional=True)])
     k.add("AT_MINSIGSTKSZ", cell(ss.at_minsigstksz), "get_sigframe_size(): the auxv entry (5.14+)")
-    k.add("frame, no dynamic feature", ss.frame_default, "a process that never asks for AMX")
-    k.add("frame, every permitted feature", ss.frame_permitted, "after ARCH_REQ_XCOMP_PERM and first use")
+    if ss.delivered_default is not None:
+        k.add("frame delivered, no AMX", ss.delivered_default, "get_sigframe(): a 64-bit process, stack top aligned "
+              "to 64 bytes; a stack needs more than this")
+        if ss.dynamic:
+            k.add("frame delivered, AMX in use", ss.delivered_permitted, "after ARCH_REQ_XCOMP_PERM and first use")
+    k.add("bound, no dynamic feature", ss.frame_default, "get_sigframe_size() with the default user size (counts "
+          "the ia32 frame)")
+    if ss.dynamic:
+        k.add("bound, every permitted feature", ss.frame_permitted, "= AT_MINSIGSTKSZ")
     k.add("sigaltstack() needs more than", cell(ss.check_permitted),
           "sigaltstack_size_valid(): only once the process has a dynamic permission (or strict_sas_size)")
     k.add("ARCH_REQ_XCOMP_PERM needs at least", cell(ss.perm_min),
@@ -73,10 +81,13 @@ def _sigstack_tables(r) -> list:
     s = Table("Alternate signal stacks",
               [Column("who"), Column("size", R), Column("margin", R), Column("verdict"),
                Column("why", wrap=True, optional=True)],
-              caption="margin: usable bytes minus AT_MINSIGSTKSZ (guard pages inside a stack are not usable)")
+              caption=f"fits: holds AT_MINSIGSTKSZ ({cell(ss.at_minsigstksz or ss.frame_permitted)} bytes), the largest "
+                      "frame the kernel may deliver; below-minimum: the frame is delivered, the documented minimum is "
+                      "not met; margin: usable bytes minus AT_MINSIGSTKSZ (guard pages inside a stack are not usable)")
     for st in r.stacks:
-        s.add(st.who, st.size, "-" if st.margin is None else f"{st.margin:+d}", st.verdict, st.why + (f"; {st.consequence}" if st.consequence else ""),
-              style=_VERDICT_STYLE.get(st.verdict, "bad"))
+        why = "" if st.verdict == "fits" else st.why  # said once, in the caption
+        s.add(st.who, st.size, "-" if st.margin is None else f"{st.margin:+d}", st.verdict,
+              why + (f"; {st.consequence}" if st.consequence else ""), style=_VERDICT_STYLE.get(st.verdict, "bad"))
     return [k, c, s]
 
 

@@ -101,3 +101,33 @@ def test_the_delivered_signal_frame_on_this_machine(run, tmp_path):
     frame = data["frame"]["default"]
     outcome = {n: subprocess.run([str(probe), str(n)]).returncode for n in (frame, frame + 1)}
     assert outcome == {frame: -11, frame + 1: 42}, (frame, outcome)  # -11: killed by SIGSEGV
+
+
+@on_x86_linux
+def test_sigstack_for_this_host_uses_its_own_c_library(run):
+    _cpuid_or_skip()
+    found = H.running_libc()
+    if found is None:
+        pytest.skip("neither glibc nor musl")
+    (data,) = json.loads(run("sigstack", "--cpu", "host", "--size", "65536", "-f", "json").stdout)
+    assert data["libc"]["name"] == found[0] and data["libc"]["version"] == found[1]
+
+
+def test_running_options_read_the_config_and_the_command_line(monkeypatch, tmp_path):
+    config = ("CONFIG_X86_64=y\nCONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS=y\n"
+              "# CONFIG_X86_USER_SHADOW_STACK is not set\nCONFIG_IA32_EMULATION=y\n")
+    monkeypatch.setattr(H, "_config_text", lambda release: (config, "/proc/config.gz"))
+    real_open = open
+
+    def fake_open(path, *a, **k):
+        if path == "/proc/cmdline":
+            import io
+            return io.BytesIO(b"console=ttyS0 noxsaves clearcpuid=not_a_flag -- nopku\n")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    options, notes = H.running_options("6.18.0")
+    # USER_SHADOW_STACK not set, INTEL_IOMMU_SVM absent (no INTEL_IOMMU): both off; 'nopku' after '--' is init's.
+    assert (options.user_shstk, options.iommu_svm, options.pkeys) == (False, False, True)
+    assert options.cmdline == ("noxsaves",)
+    assert any("clearcpuid=not_a_flag" in n for n in notes)

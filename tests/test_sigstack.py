@@ -159,3 +159,22 @@ def test_limit_finds_criu_4096(run):
     assert [o["over"] for o in data["exceeding"]] == sorted((o["over"] for o in data["exceeding"]), reverse=True)
     assert run("limit", "user.max.size", "20000").exit_code == 0
     assert run("limit", "no.such.value", "1").exit_code == 2
+
+
+@pytest.mark.parametrize("spec, why", [
+    ("glibc-2.39.1", "glibc versions are MAJOR.MINOR"),  # glibc makes no point releases
+    ("glibc-x", "glibc versions are MAJOR.MINOR"),
+    ("musl-1", "musl versions are MAJOR.MINOR.PATCH"),
+    ("glibc-1.9", "models glibc from 2.0"),
+    ("uclibc", "expected glibc or musl"),
+])
+def test_libc_versions_are_refused_with_the_right_reason(run, spec, why):
+    res = run("sigstack", "--cpu", "zen4", "--libc", spec)
+    assert res.exit_code == 2 and f"--libc '{spec}': " in res.stderr and why in res.stderr
+
+
+def test_libc_versions_between_eras(run_json):
+    # musl 1.2.6 is the first with 8c43c562's max(AT, 1024) + 1024; glibc 2.36 uses the 2.34-2.39 rules.
+    (musl,) = run_json("sigstack", "--cpu", "zen4", "--libc", "musl-1.2.6", "--size", "65536")
+    (glibc,) = run_json("sigstack", "--cpu", "zen4", "--libc", "glibc-2.36", "--size", "65536")
+    assert musl["libc"]["sc_minsigstksz"] == 3376 + 1024 and glibc["libc"]["rules"] == "glibc 2.34-2.39"

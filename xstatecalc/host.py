@@ -254,6 +254,77 @@ def libc_rows(b) -> list[Row]:
     return rows
 
 
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a distribution .config is about 300 KB
+# Boot parameters that change xstate, in the kernel's spelling (the rest of /proc/cmdline is not ours).
+_XSTATE_PARAMS = ("noxsave", "noxsaves", "noxsaveopt", "nopku", "nousershstk")
+
+
+def _config_text(release: str) -> tuple[str | None, str]:
+    """The running kernel's .config (/proc/config.gz, else /boot/config-RELEASE), and where it came from."""
+    import gzip
+
+    for path, opener in (("/proc/config.gz", gzip.open), (f"/boot/config-{release}", open)):
+        try:
+            with opener(path, "rb") as fh:
+                data = fh.read(MAX_CONFIG_BYTES + 1)
+        except (OSError, EOFError, ValueError):
+            continue
+        if len(data) <= MAX_CONFIG_BYTES:
+            return data.decode("ascii", "replace"), path
+    return None, ""
+
+
+def running_options(release: str) -> tuple[object, list[str]]:
+    """Options of the running kernel: its build options from its .config and its xstate boot parameters from
+    /proc/cmdline, each where readable (else the distribution defaults), and a note of what was read."""
+    from .options import BUILD_OPTIONS, make_options
+
+    notes, words = [], []
+    text, where = _config_text(release)
+    if text is None:
+        notes.append("kernel config not readable (/proc/config.gz, /boot/config-" + release + "): build options "
+                     "assumed as distributions ship them")
+    else:
+        seen = {}
+        for line in text.splitlines():
+            name, eq, value = line.partition("=")
+            if eq and name in BUILD_OPTIONS:
+                seen[name] = value.strip()
+        # An option that is not set (or absent: INTEL_IOMMU_SVM without INTEL_IOMMU) is off.
+        words = [f"{name}=n" for name in BUILD_OPTIONS if name not in ("CONFIG_X86_64", "CONFIG_IA32_EMULATION")
+                 and seen.get(name) != "y"]
+        notes.append(f"build options read from {where}")
+    try:
+        with open("/proc/cmdline", "rb") as fh:
+            cmdline = fh.read(64 * 1024).decode("ascii", "replace").split()
+    except OSError:
+        cmdline = []
+    for token in cmdline:
+        if token == "--":  # what follows goes to init
+            break
+        low = token.lower()
+        if low in _XSTATE_PARAMS or low.startswith("clearcpuid="):
+            words.append(low)
+    skipped = [w for w in words if not _known_switch(w)]  # e.g. a clearcpuid= flag xstate never looks at
+    options = make_options([w for w in words if w not in skipped],
+                           ia32_emulation=text is None or "CONFIG_IA32_EMULATION=y" in text)
+    if skipped:
+        notes.append("not modelled from /proc/cmdline: " + " ".join(skipped))
+    if options.cmdline:
+        notes.append("boot parameters from /proc/cmdline: " + " ".join(options.cmdline))
+    return options, notes
+
+
+def _known_switch(word: str) -> bool:
+    from .options import parse_switch
+
+    try:
+        parse_switch(word)
+    except ValueError:
+        return False
+    return True
+
+
 def _kernel_log() -> str | None:
     import subprocess
 

@@ -166,21 +166,31 @@ class LibcChoice:
         return f"{self.era.name} {'.'.join(map(str, self.version))}"
 
 
+_LIBC_VERSION_PARTS = {"glibc": (2,), "musl": (2, 3)}  # glibc makes no point releases; musl is X.Y.Z
+
+
 def parse_libc(spec: str | None) -> LibcChoice:
     """'glibc' (the newest modelled), 'glibc-2.39', 'glibc 2.39', 'musl-1.2.5', 'musl'."""
     text = (spec or "glibc").strip().lower()
     name, _, version = text.replace(" ", "-").partition("-")
+    where = f"--libc {spec!r}"
     if name not in LIBC_NAMES:
-        raise InputError(f"--libc {spec!r}: expected glibc or musl, optionally with a version (glibc-2.39, "
-                         "musl-1.2.5)")
+        raise InputError(f"{where}: expected glibc or musl, optionally with a version (glibc-2.39, musl-1.2.5)")
     eras = rules().libcs[name]
     if not version:
         return LibcChoice(eras[-1], None)
-    v = _version(version, f"--libc {spec}")
+    parts = version.split(".")
+    if len(parts) not in _LIBC_VERSION_PARTS[name] or not all(p.isascii() and p.isdigit() and len(p) < 6
+                                                                for p in parts):
+        shape = "MAJOR.MINOR, like glibc-2.39 (glibc makes no point releases)" if name == "glibc" else \
+            "MAJOR.MINOR.PATCH, like musl-1.2.5"
+        raise InputError(f"{where}: {name} versions are {shape}")
+    v = tuple(int(p) for p in parts) + (0,) * (3 - len(parts))
     for era in eras:
-        if era.first <= v and (era.last is None or v <= era.last):
-            return LibcChoice(era, v)
-    raise InputError(f"--libc {spec!r}: xstatecalc models {name} from {'.'.join(map(str, eras[0].first))}")
+        first, last = (x + (0,) * (3 - len(x)) for x in (era.first, era.last or era.first))
+        if first <= v and (era.last is None or v <= last):
+            return LibcChoice(era, tuple(int(p) for p in parts))
+    raise InputError(f"{where}: xstatecalc models {name} from {'.'.join(map(str, eras[0].first))}")
 
 
 def find_runtimes(words) -> list[Runtime]:

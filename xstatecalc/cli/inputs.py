@@ -75,16 +75,17 @@ def host(kernel, fmt):
     import platform
 
     from ..fpu import boot
-    from ..host import compare_with_kernel, host_profile, read_cpuid
-    from .common import one_kernel
+    from ..host import compare_with_kernel, host_profile, read_cpuid, running_options
     from ..views.inputs import host_view
+    from .common import one_kernel
 
     dump = read_cpuid()
     p = host_profile(dump)
     release = kernel or platform.release()
-    b = boot(p, one_kernel([release], "host"))
+    options, read = running_options(platform.release())
+    b = boot(p, one_kernel([release], "host"), options)
     rows = compare_with_kernel(b, dump)
-    emit(host_view(b, rows, release), fmt)
+    emit(host_view(b, rows, release, read), fmt)
     if any(r.status == "differs" for r in rows):
         sys.exit(EXIT_PROBLEM)
 

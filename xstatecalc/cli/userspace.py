@@ -29,7 +29,8 @@ def _complete_libc(ctx, param, incomplete):
               help=CPU_HELP + " Repeatable, or 'all'.")
 @kernel_options
 @click.option("--libc", "libc", metavar="LIBC", shell_complete=_complete_libc,
-              help="The C library: glibc, glibc-2.39, musl, musl-1.2.5 (default: the newest glibc modelled).")
+              help="The C library: glibc, glibc-2.39, musl, musl-1.2.5 (default: the newest glibc modelled; with "
+                   "--cpu host, this machine's).")
 @click.option("--runtime", "-r", "runtime_names", multiple=True, metavar="NAME", shell_complete=_complete_runtime,
               help="A runtime's stack (go, rust, cpython, erlang, dotnet, sanitizers, breakpad, crashpad, swift, ocaml, "
                    "clickhouse, wine). Repeatable; default: all, unless --size is given.")
@@ -59,6 +60,12 @@ def sigstack(cpu_specs, kernels, options, libc, runtime_names, sizes, strict_sas
     from ..userspace import find_runtimes, parse_libc
     from ..views.userspace import sigstack_view
 
+    if libc is None and wants_host(cpu_specs):
+        from ..host import running_libc
+
+        found = running_libc()  # this machine's C library, not the newest modelled
+        if found is not None:
+            libc = "-".join(x for x in found if x)
     choice = parse_libc(libc)
     runtimes = find_runtimes(runtime_names) if runtime_names or not sizes else []
     profiles = cpus(cpu_specs)

@@ -8,7 +8,7 @@ from ..report import kernel_fields
 from .common import R, cell
 
 
-def host_view(b, rows, release: str) -> View:
+def host_view(b, rows, release: str, options_read: list[str] | None = None) -> View:
     t = Table(f"This machine ({b.profile.description}) on Linux {release} (model {b.kernel.model})",
               [Column("quantity", wrap=True), Column("expected", R), Column("actual", R), Column("status"),
                Column("how", wrap=True, optional=True)],
@@ -18,10 +18,15 @@ def host_view(b, rows, release: str) -> View:
         t.add(r.quantity, cell(r.model), cell(r.kernel), r.status, r.how,
               style={"differs": "bad", "unavailable": "dim", "match": "good"}.get(r.status))
     bad = [r.quantity for r in rows if r.status == "differs"]
-    notes = [f"differs: {', '.join(bad)}" if bad else "The model agrees with the running kernel on every quantity "
-                                                        "it exposes."]
+    d = b.options.describe()
+    notes = ["kernel options: " + ", ".join(f"{k.removeprefix('CONFIG_')}={v}" for k, v in d.items() if k != "cmdline")
+             + (f"; {'; '.join(options_read)}" if options_read else ""),
+             f"differs: {', '.join(bad)}" if bad else "The model agrees with the running kernel on every quantity "
+                                                      "it exposes."]
+    notes = [n for n in notes if n]
     data = {"cpu": b.profile.name, "description": b.profile.description, **kernel_fields(b.kernel),
-            "options": b.options.describe(), "ok": not bad, "rows": [r.record() for r in rows]}
+            "options": b.options.describe(), "options_read": options_read or [], "ok": not bad,
+            "rows": [r.record() for r in rows]}
     keys = ["cpu", "kernel", "model", "quantity", "expected", "actual", "status", "how"]
     return View(data, [t], notes, csv_rows=csv_records(keys, [{**data, **r} for r in data["rows"]]))
 

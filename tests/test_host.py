@@ -59,7 +59,7 @@ def test_cpuid_instruction_and_devfile_agree():
 @on_x86_linux
 def test_host_profile_loads():
     prof = H.host_profile(_cpuid_or_skip())
-    assert prof.name == "host" and prof.xcr0_supported & 3 == 3
+    assert prof.name not in ("host", "") and prof.xcr0_supported & 3 == 3  # named after its brand string
 
 
 def test_host_elsewhere_is_a_clear_error(run, monkeypatch):

@@ -140,7 +140,8 @@ def host_profile(dump: Dump | None = None):
     from .importers import to_profile
     from .profile import loads_profile
 
-    res = to_profile(dump or read_cpuid(), name="host")
+    # Named after its brand string (amd-epyc), as `import` names it: results say which CPU 'host' was.
+    res = to_profile(dump or read_cpuid())
     return loads_profile(res.text, "host")
 
 

@@ -37,6 +37,7 @@ class Over:
     model: str
     value: int
     over: int  # value - limit
+    position: int  # where the kernel stands in the kernels asked for (runs of neighbours collapse in tables)
 
     def record(self) -> dict:
         return {"cpu": self.cpu, "kernel": self.kernel, "model": self.model, "value": self.value,
@@ -46,15 +47,16 @@ class Over:
 def exceeding(boots, name: str, limit: int) -> tuple[list[Over], int]:
     """The pairs whose *name* exceeds *limit*, largest excess first; and how many pairs had the value.
     Raises KeyError for a name no boot has."""
-    out, checked = [], 0
+    out, checked, order = [], 0, {}
     for b in boots:
+        pos = order.setdefault(b.kernel.label, len(order))
         vals = values(b)
         if name not in vals:
             continue
         checked += 1
         if vals[name] > limit:
-            out.append(Over(b.profile.name, b.kernel.label, b.kernel.model, vals[name], vals[name] - limit))
+            out.append(Over(b.profile.name, b.kernel.label, b.kernel.model, vals[name], vals[name] - limit, pos))
     if not checked:
         raise KeyError(name)
-    out.sort(key=lambda o: (-o.over, o.cpu, o.kernel))
+    out.sort(key=lambda o: (-o.over, o.cpu, o.position))  # kernels in version order, as they were asked for
     return out, checked

@@ -42,7 +42,7 @@ def sizes(cpu_specs, kernels, options, explain, fmt):
 
 @cli.command()
 @click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
-@kernel_options
+@kernel_options(many=False)
 @output_options
 def features(cpu, kernels, options, fmt):
     """One row per XSAVE component: CPUID data, its class, and whether Linux enables it.
@@ -66,7 +66,7 @@ def features(cpu, kernels, options, fmt):
 @click.option("--emit-note", is_flag=True,
               help="Print the NT_X86_XSAVE_LAYOUT records this kernel writes into core files (6.12+).")
 @click.option("--diagram", is_flag=True, help="Draw the buffer: standard and compacted side by side.")
-@kernel_options
+@kernel_options(many=False)
 @output_options(choices=("table", "text", "json", "yaml", "csv", "svg"))
 def layout(cpu, mask, feature_list, emit_note, diagram, kernels, options, fmt):
     """Offsets, sizes, holes and alignment padding of every component, in both formats.

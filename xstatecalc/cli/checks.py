@@ -17,7 +17,7 @@ from .common import kernels as resolve_kernels
 @cli.command()
 @click.argument("profile", required=False, metavar="[PROFILE]", shell_complete=complete_cpu)
 @click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP + " (or give PROFILE)")
-@kernel_options
+@kernel_options(many=False)
 @output_options
 def check(profile, cpu, kernels, options, fmt):
     """Check a leaf 0xD the way the kernel and the SDM do.
@@ -50,7 +50,7 @@ def check(profile, cpu, kernels, options, fmt):
 @cli.command()
 @click.argument("src", metavar="SRC", shell_complete=complete_cpu)
 @click.argument("dst", metavar="DST", shell_complete=complete_cpu)
-@kernel_options
+@kernel_options(many=False)
 @click.option("--src-kernel", metavar="VERSION", shell_complete=complete_kernel, help="The source's kernel (default: --kernel). SRC@VERSION "
               "says the same.")
 @click.option("--dst-kernel", metavar="VERSION", shell_complete=complete_kernel, help="The destination's kernel (default: --kernel). "
@@ -137,7 +137,7 @@ def verify(expectations, fmt):
 
 @cli.command()
 @click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
-@kernel_options
+@kernel_options(many=False)
 @click.option("--check", "logfile", metavar="LOGFILE", type=click.Path(dir_okay=False, allow_dash=True),
               help="Check the x86/fpu lines of a boot log (dmesg, journalctl, a pasted bug report; '-' for "
                    "stdin); exit 1 when they differ from the model, or contradict each other. Without --cpu: "

@@ -19,6 +19,9 @@ KERNEL_HELP = ("Kernel version: 6.1, 6.1.134, 6.1.y (newest point release), v6.8
                "(5.15.0-91-generic, 6.1.0-18-amd64, 5.14.0-427.el9.x86_64); comma-separated or repeated for several, "
                "'lts' (every LTS branch), 'all' (every model). Default: the newest release, or the running kernel "
                "with --cpu host.")
+ONE_KERNEL_HELP = ("Kernel version (one): 6.1, 6.1.134, 6.1.y (newest point release), v6.8-rc3, a distribution's "
+                   "release (5.15.0-91-generic, 6.1.0-18-amd64, 5.14.0-427.el9.x86_64). Default: the newest release, "
+                   "or the running kernel with --cpu host. Several kernels: 'xstatecalc sizes --kernel lts'.")
 
 
 def _say(kind: str, message: str) -> None:
@@ -56,6 +59,17 @@ class XstateGroup(click.Group):
 
     def list_commands(self, ctx):
         return list(COMMAND_MODULES)
+
+    def resolve_command(self, ctx, args):
+        """Click's lookup, with the closest command names when a name is mistyped."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise click.UsageError(f"no such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx, name):
         module = COMMAND_MODULES.get(name)
@@ -153,6 +167,11 @@ def complete_kernel(ctx, param, incomplete):
     return [head + w for w in _kernel_words() if w.startswith(tail)]
 
 
+def complete_one_kernel(ctx, param, incomplete):
+    """Kernel release rows and X.Y.y: what a one-kernel option takes."""
+    return [w for w in _kernel_words() if w.startswith(incomplete) and w not in ("lts", "all")]
+
+
 def complete_switch(ctx, param, incomplete):
     from ..options import switch_words
 
@@ -180,11 +199,15 @@ def output_options(fn=None, *, default="table", choices=("table", "text", "json"
     return deco(fn) if fn is not None else deco
 
 
-def kernel_options(fn):
-    """--kernel plus the kernel build options and boot parameters that change numbers."""
+def kernel_options(fn=None, *, many: bool = True):
+    """--kernel plus the kernel build options and boot parameters that change numbers. *many*: the command
+    takes lists, 'lts' and 'all'; otherwise its help says it takes one kernel."""
+    if fn is None:
+        return functools.partial(kernel_options, many=many)
 
-    @click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION", help=KERNEL_HELP,
-                  shell_complete=complete_kernel)
+    @click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION",
+                  help=KERNEL_HELP if many else ONE_KERNEL_HELP,
+                  shell_complete=complete_kernel if many else complete_one_kernel)
     @click.option("--disable", "disable", multiple=True, metavar="SWITCH", shell_complete=complete_switch,
                   help="Change the kernel as a kernel switch would, by its real mechanism: a boot parameter (nopku, "
                        "noxsave, noxsaves, noxsaveopt, nousershstk, clearcpuid=avx512f), a build option "

@@ -13,7 +13,7 @@ from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, complete_cpu, complete_fe
 
 @cli.command()
 @click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
-@kernel_options
+@kernel_options(many=False)
 @click.option("--enable", "-e", "enable", multiple=True, metavar="FEATURE", shell_complete=complete_feature,
               help="Dynamic feature to ask permission for: amx (= xtile_data, 18). Repeatable.")
 @click.option("--process", is_flag=True,

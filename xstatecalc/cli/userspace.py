@@ -89,7 +89,8 @@ def _complete_value(ctx, param, incomplete):
 @click.argument("value", metavar="VALUE", shell_complete=_complete_value)
 @click.argument("limit", metavar="N", type=click.IntRange(min=0, max=1 << 40))
 @click.option("--cpu", "-c", "cpu_specs", multiple=True, metavar="CPU", shell_complete=complete_cpu,
-              help="CPUs to check (default: all built-in). " + CPU_HELP)
+              help="CPUs to check: built-in names or aliases, profile files, 'host', 'all'; repeatable or "
+                   "comma-separated. Default: $XSTATECALC_CPU, else every built-in profile.")
 @kernel_options
 @output_options
 def limit(value, limit, cpu_specs, kernels, options, fmt):
@@ -109,11 +110,19 @@ def limit(value, limit, cpu_specs, kernels, options, fmt):
     from ..limits import EXTRA, exceeding, value_names
     from ..views.userspace import limit_view
 
-    boots = boot_all(cpus(cpu_specs or ("all",)), resolve_kernels(kernels, host=wants_host(cpu_specs)), options)
+    import os
+
+    specs = cpu_specs or (os.environ.get("XSTATECALC_CPU") or "all",)
+    boots = boot_all(cpus(specs), resolve_kernels(kernels, host=wants_host(specs)), options)
     try:
         over, checked = exceeding(boots, value, limit)
     except KeyError:
-        raise click.BadParameter(f"{value!r}: no such value; known: {', '.join(value_names(boots[0]))}",
+        import difflib
+
+        names = value_names(boots[0])
+        close = difflib.get_close_matches(value, names, n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise click.BadParameter(f"{value!r}: no such value; {hint}known: {', '.join(names)}",
                                  param_hint="VALUE") from None
     emit(limit_view(value, limit, over, checked, EXTRA.get(value, "")), fmt)
     if over:

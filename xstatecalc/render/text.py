@@ -259,8 +259,8 @@ def _draw_records(out: _Out, t: Table) -> None:
     for row in _texts(t, out.fix):
         out.line()
         marks = " ".join(text for c, text in zip(t.columns, row) if not c.header.strip() and text.strip())
-        items = [f"{out.fix(c.header)}: {text.replace(chr(10), '; ')}" for c, text in zip(t.columns, row)
-                 if c.header.strip() and text.strip()]
+        items = [f"{out.fix(c.header).replace(chr(10), ' ')}: {text.replace(chr(10), '; ')}"
+                 for c, text in zip(t.columns, row) if c.header.strip() and text.strip()]
         if marks:
             items = [f"{marks} {items[0]}" if items else marks] + items[1:]
         for item in items:
@@ -281,9 +281,13 @@ def _draw_picture(out: _Out, pic: Picture, plain: bool) -> None:
     when the width allows, one under the other otherwise."""
     out.paragraph(pic.title + " (not to scale: one row per run of bytes)", "bold", "", "  ")
     out.line()
-    col = max(30, min(44, (out.width - 2) // max(1, len(pic.bands))))
+    n = max(1, len(pic.bands))
+    # Wide enough for every label: bands side by side when that fits, else one under the other.
+    need = max([len(_segment_text(s)) + _GUTTER + 4 for b in pic.bands for s in b.segments] + [30])
+    side = (out.width - 2 * (n - 1)) // n
+    col = min(max(need, 30), side) if side >= need else min(need, out.width)
     columns = [_picture_column(b, col, plain) for b in pic.bands]
-    if len(columns) * col + 2 * (len(columns) - 1) <= out.width:
+    if side >= need:
         for row in range(max(len(c) for c in columns)):
             out.line("  ".join((c[row] if row < len(c) else "").ljust(col) for c in columns).rstrip())
     else:
@@ -291,22 +295,28 @@ def _draw_picture(out: _Out, pic: Picture, plain: bool) -> None:
             for line in c:
                 out.line(line)
             out.line()
-    out.line("~ hole (no component)   . alignment padding   / reserved" if plain else
-             "~ hole (no component)   . 64-byte alignment padding   / reserved legacy bytes")
+    out.paragraph("~ hole (no component)   . alignment padding   / reserved" if plain else
+                  "~ hole (no component)   . 64-byte alignment padding   / reserved legacy bytes")
+
+
+_GUTTER = 6  # the offset column left of each box
+
+
+def _segment_text(s) -> str:
+    return f" {s.label} {s.size}" + ("" if s.kind in _TEXT_FILL or s.kind in ("legacy", "header") else
+                                     f" [{s.kind}]")
 
 
 def _picture_column(band: Band, width: int, plain: bool) -> list[str]:
     h, v, tl, tr, ml, mr, bl, br = ("-", "|", "+", "+", "+", "+", "+", "+") if plain else \
         ("─", "│", "┌", "┐", "├", "┤", "└", "┘")
-    gutter = 6
+    gutter = _GUTTER
     inner = width - gutter - 3
-    lines = [band.label[:width]]
+    lines = [band.label]  # a long label overflows rather than losing its end
     for i, s in enumerate(band.segments):
         lines.append(f"{s.start:>{gutter}} " + (tl if i == 0 else ml) + h * inner + (tr if i == 0 else mr))
         fill = _TEXT_FILL.get(s.kind, " ")
-        text = f" {s.label} {s.size}" + ("" if s.kind in _TEXT_FILL or s.kind in ("legacy", "header") else
-                                          f" [{s.kind}]")
-        text = (text + " ")[:inner]
+        text = (_segment_text(s) + " ")[:inner]
         lines.append(" " * gutter + " " + v + text + fill * (inner - len(text)) + v)
     end = band.segments[-1].start + band.segments[-1].size if band.segments else 0
     lines.append(f"{end:>{gutter}} " + bl + h * inner + br)

@@ -150,15 +150,17 @@ def features_view(b) -> View:
     rows = features_record(b)
     t = Table(f"{b.profile.name}: XSAVE components on {linux(b.kernel)}",
               [Column("#", R), Column("name"), Column("size", R), Column("offset", R), Column("ECX"),
-               Column("class", wrap=True), Column("Linux", wrap=True), Column("kernel name", optional=True)],
-              caption="ECX flags: S supervisor (IA32_XSS), A 64-byte aligned when compacted, X XFD-capable"
+               Column("class"), Column("kernel"), Column("user"), Column("guest"),
+               Column("why not enabled", wrap=True, optional=True), Column("kernel name", optional=True)],
+              caption="ECX flags: S supervisor (IA32_XSS), A 64-byte aligned when compacted, X XFD-capable; "
+                      "kernel, user, guest: in that configuration's max (m) and default (d) feature set"
                       + "".join(f"\n{e}" for e in b.explain)
                       + f"\nformat: {'compacted' if b.compacted else 'standard'}")
     for r in rows:
-        status = ("enabled: " + ", ".join(x.replace(".", " ") for x in r["in"] if not x.startswith("guest.max"))
-                  if r["enabled"] else f"no: {r['why_not']}")
+        sets = [("m" if f"{w}.max" in r["in"] else "") + ("d" if f"{w}.default" in r["in"] else "") or "-"
+                for w in ("kernel", "user", "guest")]
         t.add(r["nr"], r["name"], r["size"], "-" if r["offset"] is None else r["offset"], _flags(r), r["class"],
-              status, r["kernel_name"], style=None if r["enabled"] else "dim")
+              *sets, "" if r["enabled"] else r["why_not"], r["kernel_name"], style=None if r["enabled"] else "dim")
     data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "components": rows}
     keys = ["cpu", "kernel", "model"] + list(rows[0]) if rows else []
     return View(data, [t], csv_rows=csv_records(keys, [{**data, **r} for r in rows]))

@@ -10,7 +10,8 @@ from .common import R, cell, linux
 
 def dmesg_view(b, lines: list[str]) -> View:
     data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "options": b.options.describe(), "lines": lines}
-    t = Table(f"{b.profile.name} on {linux(b.kernel)}: x86/fpu boot lines", [Column("line")], [[x] for x in lines])
+    t = Table(f"{b.profile.name} on {linux(b.kernel)}: x86/fpu boot lines", [Column("line", wrap=True)],
+              [[x] for x in lines])
     return View(data, [t], csv_rows=csv_records(["cpu", "kernel", "model", "line"],
                                                 [{**data, "line": x} for x in lines]))
 

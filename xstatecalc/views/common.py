@@ -41,3 +41,17 @@ def leaves(d: dict, prefix: str = ""):
             yield from leaves(v, f"{prefix}{k}.")
         else:
             yield f"{prefix}{k}", v
+
+
+def kernel_runs(rows):
+    """Collapse consecutive rows of one CPU whose cells agree into one row, its kernel cell 'a-b' (as `sizes`
+    does). *rows* are (cpu, kernel label, kernel position, cells) in order; positions say which kernels are
+    neighbours. Returns (cpu, kernel or 'a-b', cells)."""
+    out = []
+    for cpu, label, pos, cells in rows:
+        last = out[-1] if out else None
+        if last and last[0] == cpu and last[4] == cells and last[3] == pos - 1:
+            last[2], last[3] = label, pos
+        else:
+            out.append([cpu, label, label, pos, cells])
+    return [(cpu, a if a == b else f"{a}-{b}", cells) for cpu, a, b, _pos, cells in out]

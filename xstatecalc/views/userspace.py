@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..render import Column, Table, View, csv_records
 from ..report import kernel_fields
-from .common import R, cell, linux
+from .common import R, cell, kernel_runs, linux
 
 
 _VERDICT_STYLE = {"fits": "good", "below-minimum": "warn", "fits-without-amx": "warn"}
@@ -21,15 +21,20 @@ def sigstack_view(reports) -> View:
         if len(reports) == 1:
             return _sigstack_tables(reports[0]), _sigstack_notes(reports), None
         t = Table("Alternate signal stacks (bytes)",
-                  [Column("cpu"), Column("kernel"), Column("AT_MIN\nSIGSTKSZ", R), Column("_SC_MIN\nSIGSTKSZ", R),
-                   Column("_SC_SIG\nSTKSZ", R), Column("stacks that do not hold AT", wrap=True)],
-                  caption=f"C library: {reports[0].libc.choice.label}; AT_MINSIGSTKSZ is the largest frame the "
-                          "kernel may deliver; details per stack: one CPU and kernel, or --format json")
+                  [Column("cpu"), Column("kernel"), Column("AT", R), Column("SC_MIN", R), Column("SC_SIG", R),
+                   Column("stacks that do not hold AT", wrap=True)],
+                  caption=f"C library: {reports[0].libc.choice.label}; AT: AT_MINSIGSTKSZ, the largest frame the "
+                          "kernel may deliver; SC_MIN, SC_SIG: sysconf(_SC_MINSIGSTKSZ), sysconf(_SC_SIGSTKSZ); "
+                          "kernel a-b: every kernel asked for from a to b gives this row; details per stack: one CPU "
+                          "and kernel, or --format json")
+        order: dict = {}
+        rows = []
         for r in reports:
-            bad = [f"{s.who} ({s.verdict})" for s in r.stacks if not s.fits]
-            t.add(r.boot.profile.name, r.boot.kernel.label, cell(r.signal.at_minsigstksz),
-                  cell(r.libc.sc_minsigstksz), cell(r.libc.sc_sigstksz), ", ".join(bad) or "-",
-                  style="bad" if bad else "good")
+            bad = ", ".join(f"{s.who} ({s.verdict})" for s in r.stacks if not s.fits) or "-"
+            rows.append((r.boot.profile.name, r.boot.kernel.label, order.setdefault(r.boot.kernel.label, len(order)),
+                         (cell(r.signal.at_minsigstksz), cell(r.libc.sc_minsigstksz), cell(r.libc.sc_sigstksz), bad)))
+        for cpu, kernel, cells in kernel_runs(rows):
+            t.add(cpu, kernel, *cells, style="bad" if cells[-1] != "-" else "good")
         return [t], _sigstack_notes(reports), None
 
     return View(data, builder=build, csv_rows=csv_rows)
@@ -99,10 +104,11 @@ def _sigstack_notes(reports) -> list:
 
 
 def limit_view(name: str, limit: int, over, checked: int, description: str) -> View:
-    t = Table(f"{name} above {limit} ({description})" if description else f"{name} above {limit}",
-              [Column("cpu"), Column("kernel"), Column(name, R), Column("over by", R)])
-    for o in over:
-        t.add(o.cpu, o.kernel, o.value, f"+{o.over}", style="bad")
+    t = Table(f"{name} above {limit} bytes" + (f": {description}" if description else ""),
+              [Column("cpu"), Column("kernel"), Column("value", R), Column("over by", R)],
+              caption="kernel a-b: every kernel asked for from a to b has this value")
+    for cpu, kernel, (value, excess) in kernel_runs((o.cpu, o.kernel, o.position, (o.value, o.over)) for o in over):
+        t.add(cpu, kernel, value, f"+{excess}", style="bad")
     notes = [f"{len(over)} of {checked} CPU and kernel pairs exceed {limit} (exit 1)." if over else
              f"OK: none of {checked} CPU and kernel pairs exceeds {limit}."]
     data = {"name": name, "limit": limit, "checked": checked, "ok": not over,

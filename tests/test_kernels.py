@@ -167,12 +167,28 @@ def test_clearcpuid_removes_the_flag_and_its_dependants():
     assert b("sapphire-rapids", "6.18", "clearcpuid=amx_tile").kernel_max.features & 0x60000 == 0
     # clearcpuid=avx: AVX512F depends on AVX (cpuid-deps.c), so every vector component goes
     assert b("sapphire-rapids", "6.18", "clearcpuid=avx").xcr0 & 0xE4 == 0
-    assert b("zen4", "6.17", "clearcpuid=shstk").kernel_max.features == 0x2E7
+    # X86_FEATURE_SHSTK has no name in x86_cap_flags[] (cpufeatures.h comment without quotes; 6.1.176, 6.12.107,
+    # 7.2.8): clearcpuid=shstk is an unknown flag and changes nothing, 519 (16*32+7) clears it.
+    assert b("zen4", "6.17", "clearcpuid=519").kernel_max.features == 0x2E7
+    x = b("zen4", "6.17", "clearcpuid=shstk")
+    assert x.kernel_max.features == 0x1AE7 and "unknown CPU flag" in x.switches[0][2]
 
 
-def test_clearcpuid_names_before_5_19_say_the_number():
+def test_clearcpuid_names_before_5_19_clear_nothing_and_say_the_number():
     x = b("sapphire-rapids", "5.15", "clearcpuid=avx512f")
     assert "clearcpuid=304" in x.switches[0][2]  # X86_FEATURE_AVX512F = 9*32+16
+    assert x.kernel_max.features & 0xE0  # 5.10-5.18 read numbers only: AVX-512 stays
+    # 5.10-5.18: a list of numbers, ended by the first name; 4.15-5.9: only the first number.
+    y = b("sapphire-rapids", "5.15", "clearcpuid=304,avx,600")
+    assert not y.kernel_max.features & 0xE0 and y.kernel_max.features & 0x4  # 600 came after the name
+    z = b("skylake-sp", "5.4", "clearcpuid=304,156")  # 4.15-5.9: get_option() once, so AVX (156) stays
+    assert not z.kernel_max.features & 0xE0 and z.kernel_max.features & 0x4 and "only the first" in z.switches[0][2]
+
+
+def test_only_one_clearcpuid_takes_effect_so_the_words_merge():
+    # cmdline_find_option() returns the last clearcpuid= only: --disable words become one list.
+    assert make_options(["clearcpuid=avx512f", "amx", "xfd"]).cmdline == ("clearcpuid=avx512f,amx_tile,324",)
+    assert make_options(["xmm"]).cmdline == ("clearcpuid=sse",)  # XMM's x86_cap_flags[] name is "sse"
 
 
 def test_noxsavec_is_not_a_kernel_parameter():

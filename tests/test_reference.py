@@ -6,7 +6,7 @@ from xstatecalc.fpu import Options, boot, make_options
 from xstatecalc.kernels import resolve_kernel
 from xstatecalc.profile import resolve
 
-NO_PASID = make_options(["clearcpuid=enqcmd"])  # the reference's example CPU has no PASID
+NO_PASID = make_options(["clearcpuid=541"])  # the reference's example CPU has no PASID (ENQCMD = 16*32+29: a number works on every kernel)
 
 
 def b(cpu, kernel=None, options=None):

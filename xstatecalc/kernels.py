@@ -59,7 +59,9 @@ class KernelModel:
     xsave_disabled_msg: bool  # "x86/fpu: XSAVE disabled" (6.16+)
     consistency_fatal: bool  # paranoid size mismatch disables XSAVE (5.16+)
     consistency_sizes: bool  # "XSAVE consistency problem: size %u != kernel_size %u" (48280042f2c6)
-    clearcpuid_names: bool  # clearcpuid= takes flag names, not only bit numbers (5.19+)
+    # how clearcpuid= is read: "first-number" (4.15-5.9: one get_option()), "numbers" (5.10-5.18: a list of
+    # numbers, the first non-number ends it), "names" (5.19+: numbers or x86_cap_flags[] names)
+    clearcpuid_parse: str
     nousershstk: bool  # the 'nousershstk' boot parameter exists (6.6+)
     # arch_prctl / KVM facts
     xcomp_prctl: bool  # ARCH_GET_XCOMP_SUPP & co (5.16+)
@@ -175,7 +177,7 @@ BASE = KernelModel(
     xsave_disabled_msg=False,
     consistency_fatal=False,
     consistency_sizes=False,
-    clearcpuid_names=False,
+    clearcpuid_parse="first-number",
     nousershstk=False,
     xcomp_prctl=False,
     guest_perm="none",
@@ -218,11 +220,14 @@ RELEASES: list[Release] = [
     Release((5, 9), "arch LBR: an independent supervisor component, in IA32_XSS but never in task buffers",
             {"independent": M(C.LBR)}, "reference model §0 [version inferred]; XFEATURE_MASK_DYNAMIC in 5.10.262",
             status="inferred", numbers=False),
-    Release((5, 10), "LTS; PASID (component 10) becomes a supported supervisor component when boot_cpu_has(ENQCMD)",
+    Release((5, 10), "LTS; PASID (component 10) becomes a supported supervisor component when boot_cpu_has(ENQCMD); "
+            "clearcpuid= takes a list of bit numbers (before: only the first)",
             {"supervisor_supported": M(C.PASID), "cpuid_deps": {C.PASID: "ENQCMD"},
-             "xfeature_names": {C.PASID: "PASID state"}, "flag_deps": {"ENQCMD": ("XSAVES",)}},
+             "xfeature_names": {C.PASID: "PASID state"}, "flag_deps": {"ENQCMD": ("XSAVES",)},
+             "clearcpuid_parse": "numbers"},
             "Debian linux-source-5.10 5.10.262: xsave_cpuid_features[10] = X86_FEATURE_ENQCMD, "
-            "XFEATURE_MASK_SUPERVISOR_SUPPORTED = PASID", lts=True),
+            "XFEATURE_MASK_SUPERVISOR_SUPPORTED = PASID; 0a4bb5e5507a 'x86/fpu: Allow multiple bits in clearcpuid=' "
+            "(5.10-rc1; cpu_parse_early_param() in the 5.10.13 tree)", lts=True),
     Release((5, 14), "AT_MINSIGSTKSZ, 'signal: max sigframe size' and the optional sigaltstack size check "
             "(strict_sas_size)", {"sigframe": True},
             "'x86/elf: Support a new ELF aux vector AT_MINSIGSTKSZ' series (Chang Bae), reference model §0",
@@ -251,9 +256,10 @@ RELEASES: list[Release] = [
             "063452fd94d1 (tip x86/urgent 2022-03-23, merged for 5.18-rc1), 781c64bfcb73", status="mail"),
     Release((5, 19), "XSAVEC alone selects the compacted format (X86_FEATURE_XCOMPACTED); guest uabi_size starts "
             "at sizeof(struct kvm_xsave) = 4096; clearcpuid= takes flag names",
-            {"compacted_via": ("XSAVEC", "XSAVES"), "uabi_init": "kvm_xsave", "clearcpuid_names": True},
-            "8ad7e8f69695 ('x86/fpu/xsave: Support XSAVEC in the kernel'); d187ba531230; 'x86/cpu: Allow feature bit "
-            "names from /proc/cpuinfo in clearcpuid=' (5.15 source reads numbers, 6.1 names)", status="mail"),
+            {"compacted_via": ("XSAVEC", "XSAVES"), "uabi_init": "kvm_xsave", "clearcpuid_parse": "names"},
+            "8ad7e8f69695 ('x86/fpu/xsave: Support XSAVEC in the kernel'); d187ba531230; 1625c833db93 'x86/cpu: Allow "
+            "feature bit names from /proc/cpuinfo in clearcpuid=' (6.1.176 common.c cpu_parse_early_param())",
+            status="mail"),
     Release((6, 1), "LTS; the 4096-byte check moves to init_fpstate.size after the paranoid size check: "
             "'init_fpstate buffer too small (%zu < %d), disabling XSAVE'",
             {"size_limit_check": "init_fpstate"},
@@ -322,7 +328,9 @@ RELEASES: list[Release] = [
     Release((7, 1), "no x86/fpu change", {}, "7.0.14 (Ubuntu) and 7.2.13 (Debian) agree on every xstate path; "
             "kernel-audit: no x86/fpu pull in the 7.1 merge list [7.1 itself not read]", status="inferred",
             numbers=False),
-    Release((7, 2), "no x86/fpu change", {}, "Debian linux-source-7.2 7.2.13 read", numbers=False),
+    Release((7, 2), "no change that moves a number (math emulation removed: fpstate_init_soft() and "
+            "CONFIG_MATH_EMULATION go)", {}, "Debian linux-source-7.2 7.2.13 read; 7.1.8 -> 7.2.13 diff of fpu/ "
+            "(source-audit-2 item 11); 7.2.8 against 6.18.15 (kernel-facts research)", numbers=False),
     Release((7, 3), "no x86/fpu change", {}, "Debian linux-source-7.3 7.3.4 read (fpu/ identical to 7.2.13 but for a "
             "comment)", numbers=False),
     Release((7, 4), "not yet released: the AVX and AVX-512 flags are cleared when the CPU reports them without their "

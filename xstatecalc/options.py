@@ -27,10 +27,20 @@ FLAG_BITS = {
     "PKU": 16 * 32 + 3, "SHSTK": 16 * 32 + 7, "ENQCMD": 16 * 32 + 29, "ARCH_LBR": 18 * 32 + 19,
     "IBT": 18 * 32 + 20, "AMX_TILE": 18 * 32 + 24, "APX": 21 * 32 + 9,
 }
-_BY_BIT = {v: k for k, v in FLAG_BITS.items()}
-# Linux-defined flags clearcpuid= also takes (by name: they are newer than 5.19's names). USER_SHSTK is set by
-# setup_cet() (6.6+) and cleared by nousershstk or clearcpuid=user_shstk alike; xstate never asks for it.
+# Linux-defined flags clearcpuid= also takes. USER_SHSTK is set by setup_cet() (6.6+) and cleared by nousershstk or
+# clearcpuid=user_shstk alike; xstate never asks for it.
 SYNTHETIC_FLAGS = {"USER_SHSTK": 11 * 32 + 23}
+_BY_BIT = {v: k for k, v in {**FLAG_BITS, **SYNTHETIC_FLAGS}.items()}
+
+# x86_cap_flags[]: the names clearcpuid= matches from 5.19, generated from the cpufeatures.h comments. Read in
+# 6.1.176, 6.12.107, 6.18.15 and 7.2.8 (the same in each): SHSTK, XFD and APX have none (only their numbers
+# work), XMM's name is "sse", USER_SHSTK's exists from 6.6; UINTR is no kernel flag at all.
+CAP_NAMES = {"FPU": "fpu", "FXSR": "fxsr", "XMM": "sse", "XSAVE": "xsave", "AVX": "avx", "HYPERVISOR": "hypervisor",
+             "XSAVEOPT": "xsaveopt", "XSAVEC": "xsavec", "XGETBV1": "xgetbv1", "XSAVES": "xsaves", "MPX": "mpx",
+             "AVX512F": "avx512f", "INTEL_PT": "intel_pt", "PKU": "pku", "ENQCMD": "enqcmd", "ARCH_LBR": "arch_lbr",
+             "IBT": "ibt", "AMX_TILE": "amx_tile", "USER_SHSTK": "user_shstk"}
+_CAP_NAME_SINCE = {"USER_SHSTK": (6, 6)}
+_BY_CAP_NAME = {v: k for k, v in CAP_NAMES.items()}
 
 # Boot parameters that call setup_clear_cpu_cap() on one flag (cpu_parse_early_param()).
 NO_PARAMS = {"noxsave": "XSAVE", "noxsaves": "XSAVES", "noxsaveopt": "XSAVEOPT"}
@@ -49,7 +59,7 @@ NEED_64BIT = ("CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS", "CONFIG_X86_USER_SHADOW
 # Words that used to mean a build option and are also CPU flag names: say which one.
 _AMBIGUOUS = {
     "pku": ("nopku", "CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS=n", "clearcpuid=pku"),
-    "shstk": ("CONFIG_X86_USER_SHADOW_STACK=n", "nousershstk", "clearcpuid=shstk"),
+    "shstk": ("CONFIG_X86_USER_SHADOW_STACK=n", "nousershstk", "clearcpuid=519"),
     "enqcmd": ("CONFIG_INTEL_IOMMU_SVM=n", "clearcpuid=enqcmd"),
 }
 
@@ -157,33 +167,46 @@ def parse_switch(word) -> tuple[str, str]:
     if low in ("nopku", "noxsave", "noxsaves", "noxsaveopt", "nousershstk", "noxsavec"):
         return "param", low
     if low.startswith("clearcpuid="):
-        flags = []
+        # Kept as written (a number, or a name the kernel may or may not know): what it clears depends on the
+        # kernel's parser (apply()).
+        items = []
         for item in low.split("=", 1)[1].split(","):
             item = item.strip()
             if item.isascii() and item.isdigit() and len(item) <= 4:
-                flag = _BY_BIT.get(int(item))
-                if flag is None:
+                if int(item) not in _BY_BIT:
                     raise ValueError(f"{w!r}: bit {item} is not one of the flags xstatecalc models "
                                      f"({', '.join(f'{k.lower()}={v}' for k, v in sorted(FLAG_BITS.items()))})")
-            else:
-                flag = item.upper()
-                if flag not in KNOWN_FLAGS and flag not in SYNTHETIC_FLAGS:
-                    raise ValueError(f"{w!r}: {item!r} is not a CPU flag xstatecalc models; known: "
-                                     f"{', '.join(sorted(f.lower() for f in KNOWN_FLAGS))}")
-            flags.append(flag.lower())
-        if not flags:
+                item = str(int(item))
+            elif item not in _BY_CAP_NAME and item.upper() not in KNOWN_FLAGS | set(SYNTHETIC_FLAGS):
+                raise ValueError(f"{w!r}: {item[:40]!r} is not a CPU flag xstatecalc models; known: "
+                                 f"{', '.join(sorted(CAP_NAMES.values()))}")
+            if item not in items:
+                items.append(item)
+        if not items:
             raise ValueError(f"{w!r}: clearcpuid= needs at least one flag")
-        return "param", "clearcpuid=" + ",".join(flags)
+        return "param", "clearcpuid=" + ",".join(items)
     if low in _AMBIGUOUS:
         raise ValueError(f"{w!r} is ambiguous: the kernel has several switches with different effects; say "
                          + " or ".join(_AMBIGUOUS[low]))
-    if upper in KNOWN_FLAGS or upper in SYNTHETIC_FLAGS:
-        no = {v: k for k, v in NO_PARAMS.items()}.get(upper)
-        return "param", no or f"clearcpuid={low}"
+    flag = _BY_CAP_NAME.get(low) or (upper if upper in KNOWN_FLAGS or upper in SYNTHETIC_FLAGS else None)
+    if flag is not None:
+        no = {v: k for k, v in NO_PARAMS.items()}.get(flag)
+        return "param", no or f"clearcpuid={spelling(flag)}"
     flag = _flag_of_feature(low)
     if flag is not None:
-        return "param", f"clearcpuid={flag.lower()}"
+        return "param", f"clearcpuid={spelling(flag)}"
     raise ValueError(f"{w!r}: expected {_vocabulary()}")
+
+
+def spelling(flag: str) -> str:
+    """How to write *flag* in clearcpuid= so that a 5.19+ kernel clears it: its x86_cap_flags[] name, else (an
+    unnamed flag) its bit number."""
+    if flag in CAP_NAMES:
+        return CAP_NAMES[flag]
+    bit = {**FLAG_BITS, **SYNTHETIC_FLAGS}.get(flag)
+    if bit is None:
+        raise ValueError(f"{flag.lower()!r}: no such kernel flag (Linux has no X86_FEATURE_{flag})")
+    return str(bit)
 
 
 def make_options(disable=(), *, ia32_emulation: bool = True, arch: str = "x86_64") -> Options:
@@ -192,13 +215,56 @@ def make_options(disable=(), *, ia32_emulation: bool = True, arch: str = "x86_64
         raise ValueError(f"arch {arch!r}: expected x86_64 or i386")
     cfg = {"x86_64": arch == "x86_64", "ia32_emulation": ia32_emulation}
     cmdline: list[str] = []
+    clear: list[str] = []
     for word in disable:
         kind, what = parse_switch(word)
         if kind == "config":
             cfg[BUILD_OPTIONS[what][0]] = False
+        elif what.startswith("clearcpuid="):
+            # The kernel honours only the last clearcpuid= on its command line (cmdline_find_option()), so every
+            # flag asked for goes into one list, in order.
+            clear += [x for x in what.split("=", 1)[1].split(",") if x not in clear]
         elif what not in cmdline:
             cmdline.append(what)
+    if clear:
+        cmdline.append("clearcpuid=" + ",".join(clear))
     return Options(**cfg, cmdline=tuple(cmdline))
+
+
+def clearcpuid_flags(items: list[str], kernel) -> tuple[list[str], list[str]]:
+    """The flags a kernel's clearcpuid= parser clears for *items* (numbers or names, as written), and what it
+    makes of the rest."""
+    parse, out, lost = kernel.clearcpuid_parse, [], []
+    for i, item in enumerate(items):
+        if item.isdigit():
+            if parse == "first-number" and i:
+                lost.append(f"{item}: Linux {kernel.model} reads only the first number (one get_option())")
+                continue
+            out.append(_BY_BIT[int(item)])
+        elif parse != "names":
+            why = f"{item}: Linux {kernel.model} reads bit numbers, not names"
+            if parse == "numbers" and i + 1 < len(items):
+                why += ", and a name ends the list (the rest is ignored)"
+            lost.append(why + _number_hint(item))
+            if parse == "numbers":
+                lost += [f"{x}: after a name, ignored" for x in items[i + 1:]]
+                break
+        else:
+            flag = _BY_CAP_NAME.get(item)
+            if flag is None or kernel.version[:2] < _CAP_NAME_SINCE.get(flag, (0,)):
+                lost.append(f"{item}: the kernel knows no flag by that name ('clearcpuid: unknown CPU flag')"
+                            + _number_hint(item))
+            else:
+                out.append(flag)
+    return out, lost
+
+
+def _number_hint(item: str) -> str:
+    flag = _BY_CAP_NAME.get(item) or item.upper()
+    bit = {**FLAG_BITS, **SYNTHETIC_FLAGS}.get(flag)
+    if bit is not None:
+        return f"; clearcpuid={bit} clears {flag}"
+    return "; Linux has no such flag" if flag == "UINTR" else ""
 
 
 def _dependants(flags: set[str], cleared: set[str], deps: dict) -> set[str]:
@@ -225,23 +291,28 @@ def apply(cpu_flags, kernel, options: Options) -> Applied:
     setup_clear_cpu_cap() and this kernel's cpuid-deps.c, then what the build options decide (OSPKE)."""
     flags = set(cpu_flags)
     notes = []
+    cleared: set[str] = set()
     for param in options.cmdline:
         if param in NO_PARAMS or param.startswith("clearcpuid="):
-            targets = [NO_PARAMS[param]] if param in NO_PARAMS else [f.upper() for f in param.split("=")[1].split(",")]
+            lost: list[str] = []
+            if param in NO_PARAMS:
+                targets = [NO_PARAMS[param]]
+            else:
+                targets, lost = clearcpuid_flags(param.split("=", 1)[1].split(","), kernel)
+            cleared |= set(targets)
             gone = _dependants(flags, set(targets), kernel.flag_deps) & flags
             flags -= gone
             also = sorted(gone - set(targets))
-            how = f"setup_clear_cpu_cap({', '.join(targets)})"
+            how = f"setup_clear_cpu_cap({', '.join(targets)})" if targets else "clears nothing"
             if also:
                 how += f" also clears {', '.join(also)} (cpuid-deps.c of {kernel.model})"
             if "USER_SHSTK" in targets:
                 how += (": like nousershstk, no process gets a shadow stack; SHSTK, and with it CET_U, stay"
                         if kernel.nousershstk else f": Linux {kernel.model} has no such flag")
-            elif not gone:
+            elif targets and not gone:
                 how += ": the CPU does not have it"
-            if param.startswith("clearcpuid=") and not kernel.clearcpuid_names:
-                nums = ",".join(str({**FLAG_BITS, **SYNTHETIC_FLAGS}[t]) for t in targets)
-                how += f"; before 5.19 the kernel reads bit numbers: write clearcpuid={nums}"
+            if lost:
+                how += "; not cleared: " + "; ".join(lost)
             notes.append((param, "boot parameter", how))
         elif param == "nopku":
             notes.append((param, "boot parameter", "setup_pku() leaves CR4.PKE off, so the kernel never sets OSPKE; "
@@ -260,7 +331,6 @@ def apply(cpu_flags, kernel, options: Options) -> Applied:
     # CR4.PKE, hence OSPKE: setup_pku() needs cpu_feature_enabled(PKU) (the build option) and no 'nopku'.
     if "PKU" in flags and options.config("CONFIG_X86_INTEL_MEMORY_PROTECTION_KEYS") and "nopku" not in options.cmdline:
         flags.add("OSPKE")
-    cleared = {f.upper() for p in options.cmdline if p.startswith("clearcpuid=") for f in p.split("=")[1].split(",")}
     if "SHSTK" in flags and kernel.nousershstk and options.config("CONFIG_X86_USER_SHADOW_STACK") \
             and "nousershstk" not in options.cmdline and "USER_SHSTK" not in cleared:
         flags.add("USER_SHSTK")

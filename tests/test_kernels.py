@@ -64,7 +64,7 @@ def test_bad_version_exits_2_with_one_line(run, bad):
 # ------------------------------------------------------------------ which model answered
 
 @pytest.mark.parametrize("kernel,model", [
-    ("7.0.3", "7.0"), ("6.1.150", "6.1.134"), ("6.1.133", "6.1.44"), ("6.8", "6.6"), ("6.1.y", "6.1.134"),
+    ("7.0.3", "7.0"), ("6.1.150", "6.1.134"), ("6.1.133", "6.1.44"), ("6.8", "6.8"), ("6.7", "6.6"), ("6.1.y", "6.1.173"),
     ("5.17.1", "5.17"), ("5.17.2", "5.17.2"), ("4.19.100", "4.19"), ("5.10.200", "5.10.189"), ("7.3", "7.3"),
 ])
 def test_model_label(kernel, model):
@@ -118,7 +118,7 @@ def test_kernel_all_lists_every_model_that_moves_a_number(run_json):
 
 
 def test_lts_models_apply_every_backport():
-    assert [m.model for m in lts_models()][-4:] == ["6.1.134", "6.6.87", "6.12.64", "6.18"]
+    assert [m.model for m in lts_models()][-4:] == ["6.1.173", "6.6.87", "6.12.64", "6.18"]
 
 
 # ------------------------------------------------------------------ A1: PASID on 5.15-5.17
@@ -371,7 +371,7 @@ def test_kernels_rows_4_15_to_7_4_with_evidence(run_json):
 
 def test_kernels_branch_lists_point_releases(run_json):
     out = run_json("kernels", "--branch", "6.1")
-    assert [r["kernel"] for r in out] == ["6.1", "6.1.4", "6.1.20", "6.1.44", "6.1.134"]
+    assert [r["kernel"] for r in out] == ["6.1", "6.1.4", "6.1.20", "6.1.44", "6.1.134", "6.1.173"]
 
 
 def test_kernels_table(run):
@@ -404,3 +404,16 @@ def test_resolve_kernels_dedupes_and_rejects_empty_items():
     assert [m.label for m in resolve_kernels(["6.1,6.1", "6.1"])] == ["6.1"]
     with pytest.raises(KernelVersionError):
         resolve_kernels(["6.1,,6.6"])
+
+
+def test_erratum_1386_scope_by_kernel():
+    # Mainline 6.3: every family 0x17 part loses XSAVES; 6.8 (carve-out): Zen 1 and Zen 2 by model; the 6.1.173
+    # backport leaves the clear in init_spectral_chicken(), which only the Zen 2 init calls (6.1.176 amd.c), so
+    # Zen 1 (model 0x01) keeps XSAVES there. Zen 1 has XSAVEC, so the format stays compacted either way from 5.19.
+    def has_xsaves(cpu, kernel):
+        return "XSAVES" in b(cpu, kernel).flags
+
+    assert not has_xsaves("zen1", "6.3") and not has_xsaves("zen1", "6.8") and not has_xsaves("zen1", "6.1.172")
+    assert has_xsaves("zen1", "6.1.173") and not has_xsaves("zen2", "6.1.173")
+    assert not has_xsaves("zen2-rome", "6.6.26") and not has_xsaves("zen1", "6.6.26")
+    assert has_xsaves("hygon-dhyana", "6.8")  # family 0x18: never

@@ -106,10 +106,23 @@ def make_options(disable=(), *, ia32_emulation: bool = True, arch: str = "x86_64
     return _make(disable, ia32_emulation=ia32_emulation, arch=arch)
 
 
+# X86_FEATURE_ZEN1/ZEN2 by family 0x17 model (bsp_init_amd(), 6.1.176 and 7.2.8 amd.c); other models get no
+# ZenX flag, so no erratum handling.
+_ZEN1_MODELS = ((0x00, 0x2F), (0x50, 0x5F))
+_ZEN2_MODELS = ((0x30, 0x4F), (0x60, 0x7F), (0x90, 0x91), (0xA0, 0xAF))
+_ERRATUM_SCOPE = {"family-0x17": _ZEN1_MODELS + _ZEN2_MODELS + ((0x00, 0xFF),), "zen1-zen2": _ZEN1_MODELS + _ZEN2_MODELS,
+                  "zen2": _ZEN2_MODELS}
+
+
 def _erratum_1386(profile: Profile, kernel: KernelModel, options: Options) -> bool:
-    """init_amd(): XSAVES malfunctions on Zen 1/Zen 2 (family 0x17); 6.10+ spares fixed microcode."""
-    return (kernel.amd_erratum_1386 and profile.vendor == "amd" and profile.family == 0x17
-            and not (kernel.erratum_1386_microcode and options.amd_xsaves_fixed))
+    """XSAVES malfunctions on Zen 1/Zen 2 (family 0x17, erratum 1386): which parts lose it depends on the kernel;
+    6.10+ spares fixed microcode; Hygon never (its init_spectral_chicken() call is commented out)."""
+    if not kernel.amd_erratum_1386 or profile.vendor != "amd" or profile.family != 0x17:
+        return False
+    model = profile.model if profile.model is not None else -1
+    if not any(lo <= model <= hi for lo, hi in _ERRATUM_SCOPE[kernel.amd_erratum_1386]):
+        return False
+    return not (kernel.erratum_1386_microcode and options.amd_xsaves_fixed)
 
 
 def effective_flags(profile: Profile, kernel: KernelModel, options: Options) -> tuple[set[str], set[str], list]:
@@ -123,7 +136,10 @@ def effective_flags(profile: Profile, kernel: KernelModel, options: Options) -> 
         when = ("before the FPU is set up" if kernel.fpu_init_after_identify else
                 "after fpu__init_system_xstate() ran (the FPU is set up before init_amd() on this kernel), so the "
                 "xstate layout still uses it")
-        notes.append(("AMD erratum 1386", "CPU quirk", f"init_amd() clears XSAVES on family 0x17 {when}"))
+        where = {"family-0x17": "init_amd() clears XSAVES on family 0x17",
+                 "zen1-zen2": "fix_erratum_1386() clears XSAVES on Zen 1 and Zen 2",
+                 "zen2": "init_spectral_chicken() clears XSAVES on Zen 2"}[kernel.amd_erratum_1386]
+        notes.append(("AMD erratum 1386", "CPU quirk", f"{where} {when}"))
     init = flags - late if kernel.fpu_init_after_identify else set(flags)
     return init, flags - late, notes
 

@@ -51,7 +51,10 @@ class KernelModel:
     fpu_cfg: bool  # fpu_kernel_cfg/fpu_user_cfg with max/default (5.16+)
     std_size_order: str  # "number" (fls64) or "offset" (xfeature_uncompact_order, 6.16+)
     apx_mpx_check: bool
-    amd_erratum_1386: bool  # XSAVES cleared on family 0x17
+    # AMD erratum 1386, XSAVES cleared: "" (no), "family-0x17" (every family 0x17 part, in init_spectral_chicken()),
+    # "zen1-zen2" (fix_erratum_1386() from the Zen 1 and Zen 2 init functions), "zen2" (6.1.173-style backports:
+    # the clear stays in init_spectral_chicken(), which only the Zen 2 init calls)
+    amd_erratum_1386: str
     erratum_1386_microcode: bool  # ... only on microcode without the fix (6.10+)
     fpu_init_after_identify: bool  # fpu__init_system() after init_amd() and friends (6.5+, GDS backports)
     sigframe: bool  # AT_MINSIGSTKSZ, "signal: max sigframe size", sigaltstack_size_valid() (5.14+)
@@ -169,7 +172,7 @@ BASE = KernelModel(
     fpu_cfg=False,
     std_size_order="number",
     apx_mpx_check=False,
-    amd_erratum_1386=False,
+    amd_erratum_1386="",
     erratum_1386_microcode=False,
     fpu_init_after_identify=False,
     sigframe=False,
@@ -270,7 +273,7 @@ RELEASES: list[Release] = [
             "48280042f2c6 ('x86/fpu/xstate: Fix XSTATE_WARN_ON() to emit relevant diagnostics')", status="mail",
             numbers=False),
     Release((6, 3), "AMD erratum 1386: XSAVES cleared on family 0x17 (Zen 1/Zen 2); the FPU is already set up "
-            "when init_amd() runs, so the boot lines still see XSAVES", {"amd_erratum_1386": True},
+            "when init_amd() runs, so the boot lines still see XSAVES", {"amd_erratum_1386": "family-0x17"},
             "b0563468eeac", status="mail", numbers=False),
     Release((6, 4), "KVM drops XTILE_CFG from supported XCR0 unless XTILE_DATA is permitted (kvm_get_filtered_xcr0)",
             {"kvm_filter_xtilecfg": True}, "55cd57b596e8 'KVM: x86: Filter out XTILE_CFG if XTILE_DATA isn't "
@@ -288,6 +291,12 @@ RELEASES: list[Release] = [
                                 C.CET_KERNEL: "Control-flow Kernel registers (unused)"}},
             "shadow stack series; 18032b47adf1 'x86/fpu/xstate: Fix PKRU covert channel' (kernel-audit A2: 6.5.0 "
             "PKU, 6.6.9 OSPKE); {SHSTK, XSAVES} in cpuid-deps.c of Ubuntu 6.8.0 and Debian 6.12", lts=True),
+    Release((6, 8), "AMD erratum 1386 carved out: fix_erratum_1386() clears XSAVES on Zen 1 and Zen 2 by model "
+            "(X86_FEATURE_ZEN1/ZEN2), no longer on every family 0x17 part; never on Hygon",
+            {"amd_erratum_1386": "zen1-zen2"},
+            "'[GIT PULL] x86/cpu for v6.8' (2024-01-07): 30fa92832f40 'Add ZenX generations flags', a7c32a1ae9ee "
+            "'Carve out the erratum 1386 fix', cfbf4f992bfc; the result read in 6.12.107 amd.c (kernel-facts research)",
+            status="mail", numbers=False),
     Release((6, 10), "the erratum 1386 workaround skips microcode that has the fix", {"erratum_1386_microcode": True},
             "'x86/CPU/AMD: Improve the erratum 1386 workaround'; fix_erratum_1386() in Ubuntu 6.8.0-151 and "
             "Debian 7.3.4 [version from the reference model]", status="inferred", numbers=False),
@@ -342,14 +351,14 @@ RELEASES: list[Release] = [
     Release((4, 19, 290), "stable backport: the FPU is set up after CPU identification", {"fpu_init_after_identify": True},
             "[point release inferred from " + _GDS_STABLE + "]", status="inferred", branch=(4, 19), numbers=False),
     Release((4, 19, 307), _ERRATUM_SUMMARY + ", as fixed up by 'x86/CPU/AMD: Fix disabling XSAVES on AMD family 0x17 "
-            "due to erratum'", {"amd_erratum_1386": True},
+            "due to erratum'", {"amd_erratum_1386": "family-0x17"},
             "the fix-up is in the '[PATCH 4.19 000/202] 4.19.307-rc1 review' shortlog (2024-02-21); what the earlier "
             "4.19.y backport did is not modelled", status="mail", branch=(4, 19)),
     Release((5, 4, 252), "stable backport: the FPU is set up after CPU identification", {"fpu_init_after_identify": True},
             "Ubuntu 5.4.0 changelog, 'v5.4.252 upstream stable release'", status="changelog", branch=(5, 4),
             numbers=False),
     Release((5, 4, 269), _ERRATUM_SUMMARY + ", as fixed up by 'x86/CPU/AMD: Fix disabling XSAVES on AMD family 0x17 "
-            "due to erratum'", {"amd_erratum_1386": True},
+            "due to erratum'", {"amd_erratum_1386": "family-0x17"},
             "Ubuntu 5.4.0 changelog: the backport in v5.4.237, the fix-up in v5.4.269; what 5.4.237-5.4.268 did is not "
             "modelled", status="changelog", branch=(5, 4)),
     Release((5, 10, 43), "stable backport: ENQCMD force-disabled for cpu_feature_enabled(); no xstate effect, because "
@@ -357,18 +366,26 @@ RELEASES: list[Release] = [
             "Debian 5.10 changelog ('Force disable X86_FEATURE_ENQCMD and remove update_pasid()', 5.10.43); "
             "kernel-audit A1", status="changelog", branch=(5, 10), numbers=False),
     Release((5, 10, 175), _ERRATUM_SUMMARY + "; the FPU is still set up before init_amd() runs",
-            {"amd_erratum_1386": True}, "Debian 5.10 changelog ('Disable XSAVES on AMD family 0x17', 5.10.175)",
+            {"amd_erratum_1386": "family-0x17"}, "Debian 5.10 changelog ('Disable XSAVES on AMD family 0x17', 5.10.175)",
             status="changelog", branch=(5, 10), numbers=False),
     Release((5, 10, 189), "stable backport: the FPU is set up after CPU identification, so erratum 1386 now selects "
             "the standard format on Zen 1/Zen 2", {"fpu_init_after_identify": True},
             "Debian 5.10.179-4 security update carries 'x86/cpu: Switch to arch_cpu_finalize_init()'; [point release "
             "inferred from " + _GDS_STABLE + "]", status="inferred", branch=(5, 10)),
+    Release((5, 10, 256), "stable backport of the ZenX generation flags (as 6.1.173): the erratum 1386 clear is left "
+            "to the Zen 2 init, Zen 1 keeps XSAVES", {"amd_erratum_1386": "zen2"},
+            "stable push log linux-5.10.y 'Linux 5.10.256' (2026-05-15); [effect inferred from 6.1.176]",
+            status="inferred", branch=(5, 10), numbers=False),
     Release((5, 15, 103), _ERRATUM_SUMMARY + "; the FPU is still set up before init_amd() runs",
-            {"amd_erratum_1386": True}, "Ubuntu 5.15.0 changelog, 'v5.15.103 upstream stable release'",
+            {"amd_erratum_1386": "family-0x17"}, "Ubuntu 5.15.0 changelog, 'v5.15.103 upstream stable release'",
             status="changelog", branch=(5, 15), numbers=False),
     Release((5, 15, 125), "stable backport: the FPU is set up after CPU identification, so erratum 1386 now selects "
             "the standard format on Zen 1/Zen 2", {"fpu_init_after_identify": True},
             "Ubuntu 5.15.0 changelog, 'v5.15.125 upstream stable release'", status="changelog", branch=(5, 15)),
+    Release((5, 15, 207), "stable backport of the ZenX generation flags (as 6.1.173): the erratum 1386 clear is left "
+            "to the Zen 2 init, Zen 1 keeps XSAVES", {"amd_erratum_1386": "zen2"},
+            "'Linux 5.15.207' announcement (2026-05-15): the four ZenX commits, amd.c +88/-18; [where 5.15.103 put the "
+            "clear, and so the effect, inferred from 6.1.176]", status="inferred", branch=(5, 15), numbers=False),
     Release((5, 15, 174), "stable backport: KVM's compacted size honours 64-byte alignment", {"kvm_xsave_aligned": True},
             "Ubuntu 5.15.0 changelog, 'v5.15.174 upstream stable release': 'kvm: x86: Fix xstate_required_size() to "
             "follow XSTATE alignment rule'", status="changelog", branch=(5, 15)),
@@ -396,8 +413,14 @@ RELEASES: list[Release] = [
     Release((6, 1, 4), "stable backport of 48280042f2c6 (consistency message with sizes)", {"consistency_sizes": True},
             "Debian 6.1 changelog, 6.1.4 (kernel-audit A8: not 6.1.3)", status="changelog", branch=(6, 1),
             numbers=False),
-    Release((6, 1, 20), _ERRATUM_SUMMARY, {"amd_erratum_1386": True},
+    Release((6, 1, 20), _ERRATUM_SUMMARY, {"amd_erratum_1386": "family-0x17"},
             "Debian 6.1 changelog, 6.1.20", status="changelog", branch=(6, 1), numbers=False),
+    Release((6, 1, 173), "stable backport of the ZenX generation flags without the erratum 1386 carve-out: the "
+            "XSAVES clear stays in init_spectral_chicken(), which only the Zen 2 init calls, so Zen 1 keeps XSAVES",
+            {"amd_erratum_1386": "zen2"},
+            "6.1.176 amd.c (XSAVES clear in init_spectral_chicken(), called from init_amd_zen2() only); Debian 6.1 "
+            "changelog, 6.1.174-1 under ChangeLog-6.1.173 ('Add ZenX generations flags', 'Call the spectral chicken "
+            "in the Zen2 init function')", status="source", branch=(6, 1), numbers=False),
     Release((6, 1, 44), "stable backport: the FPU is set up after CPU identification", {"fpu_init_after_identify": True},
             "Debian 6.1.38-3 security update carries 'x86/fpu: Move FPU initialization into "
             "arch_cpu_finalize_init()'; [point release inferred from " + _GDS_STABLE + "]", status="inferred",
@@ -407,6 +430,9 @@ RELEASES: list[Release] = [
             {"guest_alloc": "kernel_default", "gfpu_xfeatures": "kernel_default"},
             "Debian 6.1 changelog, 6.1.134 lists both; '[PATCH 6.1 006/204]' replies to the 6.1.134-rc1 review "
             "(not 6.1.133)", status="changelog", branch=(6, 1)),
+    Release((6, 6, 26), "stable backport of the erratum 1386 carve-out: Zen 1 and Zen 2 by model, as mainline 6.8",
+            {"amd_erratum_1386": "zen1-zen2"}, "'[PATCH 6.6 000/252] 6.6.26-rc1 review' shortlog (2024-04-08): ZenX "
+            "flags, 'Carve out the erratum 1386 fix'", status="mail", branch=(6, 6), numbers=False),
     Release((6, 6, 87), "stable backport of 1937e18cc3cf: guest fpstate sized by fpu_kernel_cfg.default_size",
             {"guest_alloc": "kernel_default"},
             "'[PATCH 6.6 007/268]' in the 6.6.87-rc1 stable review, 2025-04-08; whether 6.6.y also took the "

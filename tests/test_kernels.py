@@ -396,8 +396,16 @@ def test_vendor_kernels_warn_instead_of_claiming():
 
 
 def test_debian_abi_maps_to_a_point_release():
+    # ABI 18 is 6.1.76-1 alone (Debian 6.1 changelog): exact, no warning. ABI 10 covered 6.1.37 and 6.1.38.
     m = model_for("6.1.0-18-amd64")
-    assert m.version == (6, 1, 76) and "6.1.76" in m.warnings[0]
+    assert m.version == (6, 1, 76) and not m.warnings
+    assert "6.1.37 to 6.1.38" in model_for("6.1.0-10-amd64").warnings[0]
+    # Generated ABIs (6.1.148-1 on): 38 + one per upload, so 45-47 are all 6.1.170 and 49 is 6.1.174 (the ZenX
+    # backport of 6.1.173 reaches Debian there); ABI 1 is 6.1.4-1 ('Set ABI to 1').
+    assert [model_for(f"6.1.0-{n}-amd64").version for n in (1, 45, 47, 49, 57)] == [
+        (6, 1, 4), (6, 1, 170), (6, 1, 170), (6, 1, 174), (6, 1, 192)]
+    assert "newer than the newest ABI tabulated" in model_for("6.1.0-58-amd64").warnings[0]
+    assert "5.10.179 to" not in " ".join(model_for("5.10.0-23-amd64").warnings)  # 23 and 24 share 5.10.179
 
 
 def test_resolve_kernels_dedupes_and_rejects_empty_items():
@@ -417,3 +425,15 @@ def test_erratum_1386_scope_by_kernel():
     assert has_xsaves("zen1", "6.1.173") and not has_xsaves("zen2", "6.1.173")
     assert not has_xsaves("zen2-rome", "6.6.26") and not has_xsaves("zen1", "6.6.26")
     assert has_xsaves("hygon-dhyana", "6.8")  # family 0x18: never
+
+
+def test_noxsave_leaves_every_feature_field_zero():
+    # fpu__init_system_xstate() returns before setting any *_features field (7.2.8 xstate.c 818-822); the sizes
+    # are the 512-byte FXSAVE image and only fpu_user_cfg.legacy_features (0x3) remains, which is what
+    # ARCH_GET_XCOMP_SUPP reports (max_features | legacy_features).
+    x = b("sapphire-rapids", "7.2", "noxsave")
+    assert not x.xsave and {x.config(w, v).features for w in ("kernel", "user", "guest")
+                            for v in ("max", "default")} == {0}
+    assert {x.config(w, v).size for w in ("kernel", "user", "guest") for v in ("max", "default")} == {512}
+    from xstatecalc.guest import guest_flow
+    assert guest_flow(x, [])[1].returns["arch_get_xcomp_supp"] == "0x3"

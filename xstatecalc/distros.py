@@ -68,19 +68,28 @@ _UBUNTU_SERIES_NOTES = {
             "erratum-1386 microcode check, but its changelog does not say which ABI first carried them",
 }
 
-# Debian: ABI -> the first upload (upstream patch level) that carried it, from the 'Bump ABI to N' entries of
-# the changelog in linux-source-6.1 6.1.192-2 and linux-source-5.10 5.10.262-1 (deb.debian.org).
+# Debian: ABI -> the upstream point releases its uploads carried. 6.1: every upload's version from the changelog
+# of linux 6.1.192-3 (bookworm-security; 'Bump ABI to N' / 'Set ABI to N' up to 38: ABI 0 is the experimental
+# uploads to 6.1.2, ABI 1 is 6.1.4-1; from 6.1.148-1 Debian generates the ABI, 38 plus one per upload, so a -2 or
+# -3 revision gets an ABI of its own; 47-57 cross-checked with the archive's linux-image-6.1.0-N-amd64 packages).
+# 5.10: the first upload of each ABI from linux-source-5.10 5.10.262-1, the last unknown (None: up to the next
+# ABI's). From 6.12 Debian names the point release in the ABI itself (6.12.41+deb13-amd64): no table needed.
 _DEBIAN_ABI = {
     (6, 1): (
-        (0, 1), (2, 7), (3, 8), (4, 11), (5, 12), (6, 15), (7, 20), (8, 25), (9, 27), (10, 37), (11, 38), (12, 52),
-        (13, 55), (14, 64), (15, 66), (16, 67), (17, 69), (18, 76), (19, 82), (20, 85), (21, 90), (22, 94),
-        (23, 98), (24, 106), (25, 106), (26, 112), (27, 115), (28, 119), (29, 123), (30, 124), (31, 128),
-        (32, 129), (33, 133), (34, 135), (35, 137), (36, 139), (37, 140), (38, 147)),
-    (5, 10): (
+        (0, 1, 2), (1, 4, 4), (2, 7, 7), (3, 8, 8), (4, 11, 11), (5, 12, 12), (6, 15, 15), (7, 20, 20), (8, 25, 25),
+        (9, 27, 27), (10, 37, 38), (11, 38, 38), (12, 52, 52), (13, 55, 55), (14, 64, 64), (15, 66, 66),
+        (16, 67, 67), (17, 69, 69), (18, 76, 76), (19, 82, 82), (20, 85, 85), (21, 90, 90), (22, 94, 94),
+        (23, 98, 99), (24, 106, 106), (25, 106, 106), (26, 112, 112), (27, 115, 115), (28, 119, 119), (29, 123, 123),
+        (30, 124, 124), (31, 128, 128), (32, 129, 129), (33, 133, 133), (34, 135, 135), (35, 137, 137),
+        (36, 139, 139), (37, 140, 140), (38, 147, 147), (39, 148, 148), (40, 153, 153), (41, 158, 158),
+        (42, 159, 159), (43, 162, 162), (44, 164, 164), (45, 170, 170), (46, 170, 170), (47, 170, 170),
+        (48, 172, 172), (49, 174, 174), (50, 176, 176), (51, 177, 177), (52, 180, 180), (53, 187, 187),
+        (54, 190, 190), (55, 192, 192), (56, 192, 192), (57, 192, 192)),
+    (5, 10): tuple((a, v, None) for a, v in (
         (0, 1), (2, 9), (3, 12), (4, 19), (5, 24), (6, 28), (7, 38), (8, 46), (9, 70), (10, 84), (11, 92),
         (12, 103), (13, 106), (14, 113), (15, 120), (16, 127), (17, 136), (18, 140), (19, 148), (20, 158),
         (21, 162), (22, 178), (23, 179), (24, 179), (25, 191), (26, 197), (27, 205), (28, 209), (29, 216),
-        (30, 218), (31, 221), (32, 223), (33, 226), (34, 234), (35, 237), (36, 244)),
+        (30, 218), (31, 221), (32, 223), (33, 226), (34, 234), (35, 237), (36, 244))),
 }
 
 _VENDOR_WARNINGS = {
@@ -142,20 +151,34 @@ def _ubuntu(kv, branch) -> DistroModel:
 
 def _debian(kv, branch) -> DistroModel:
     table = _DEBIAN_ABI.get(branch)
-    hit = _lookup(table, kv.abi) if table else None
+    hit = _lookup([(a, (v, last)) for a, v, last in table], kv.abi) if table else None
     if hit is None:
         return DistroModel(branch, (), (
             f"Debian {kv.text}: which upstream point release ABI {kv.abi} carries is not tabulated here; modelled as "
             f"upstream {branch[0]}.{branch[1]} without stable backports; 'uname -v' names the exact version "
             "(e.g. 'Debian 6.1.76-1'), which --kernel accepts",), "Debian kernel, upstream point release unknown")
-    release = branch + (hit[1],)
-    later = [v for a, v in table if a > kv.abi]
-    upper = f" to {branch[0]}.{branch[1]}.{later[0] - 1}" if later else " and later"
-    last = table[-1][0]
-    warn = (f"Debian {kv.text}: ABI {kv.abi} covers upstream {'.'.join(map(str, release))}{upper}; modelled as "
-            f"{'.'.join(map(str, release))}. 'uname -v' names the exact version (e.g. 'Debian 6.1.76-1'), which "
-            "--kernel accepts")
-    if kv.abi > last:
-        warn = (f"Debian {kv.text}: ABI {kv.abi} is newer than the newest ABI tabulated here ({last}); modelled as "
-                f"{'.'.join(map(str, release))} or later is unknown; give 'uname -v' (e.g. 'Debian 6.1.76-1') instead")
+    first, last_known = hit[1]
+    release = branch + (first,)
+    name = ".".join(map(str, release))
+    newest = table[-1][0]
+    if kv.abi > newest:
+        warn = (f"Debian {kv.text}: ABI {kv.abi} is newer than the newest ABI tabulated here ({newest}), so it "
+                f"carries {name} or a later point release; modelled as {name}. 'uname -v' names the exact version "
+                "(e.g. 'Debian 6.1.76-1'), which --kernel accepts")
+        return DistroModel(release, (), (warn,), f"Debian ABI {kv.abi}")
+    if last_known == first:
+        return DistroModel(release, (), (), f"Debian ABI {kv.abi} carries upstream {name} (Debian changelog)")
+    upper = last_known if last_known is not None else next((max(v - 1, first) for a, v, _ in table if a > hit[0]), None)
+    if upper == first:
+        return DistroModel(release, (), (), f"Debian ABI {kv.abi} carries upstream {name} (Debian changelog)")
+    span = f" to {branch[0]}.{branch[1]}.{upper}" if upper is not None else " or later"
+    warn = (f"Debian {kv.text}: ABI {kv.abi} covers upstream {name}{span}; modelled as {name}. 'uname -v' names "
+            "the exact version (e.g. 'Debian 6.1.76-1'), which --kernel accepts")
+    return DistroModel(release, (), (warn,), f"Debian ABI {kv.abi}")
+    nxt = next((v for a, v in table if a > hit[0]), None)
+    if kv.abi == hit[0] and (kv.abi >= _DEBIAN_ONE_UPLOAD.get(branch, 10 ** 6) or nxt in (None, hit[1], hit[1] + 1)):
+        return DistroModel(release, (), (), f"Debian ABI {kv.abi} carries upstream {name} (Debian changelog)")
+    upper = f" to {branch[0]}.{branch[1]}.{nxt - 1}" if nxt is not None else " or later"
+    warn = (f"Debian {kv.text}: ABI {kv.abi} covers upstream {name}{upper}; modelled as {name}. 'uname -v' names "
+            "the exact version (e.g. 'Debian 6.1.76-1'), which --kernel accepts")
     return DistroModel(release, (), (warn,), f"Debian ABI {kv.abi}")

@@ -156,9 +156,11 @@ def boot(profile: Profile, kernel: KernelModel | None = None, options: Options |
     def disabled(reason: str, lines: list[str]) -> Boot:
         if lines and k.xsave_disabled_msg:
             lines = lines + ["x86/fpu: XSAVE disabled"]  # fpu__init_disable_system_xstate(), 6.16+
+        # noxsave and the early failures return before any *_features field is set: they stay 0; only
+        # fpu_user_cfg.legacy_features (what ARCH_GET_XCOMP_SUPP adds) says x87/SSE (7.2.8 init.c, xstate.c).
         size = C.FXSAVE_SIZE if "FXSR" in flags else C.FSAVE_SIZE
-        legacy = Config(C.MASK_FPSSE if "FXSR" in flags else C.bit(C.FP), size, False)
-        b = Boot(profile, k, options, frozenset(final_flags), False, False, Config(0, size, False), legacy, legacy,
+        legacy = Config(0, size, False)
+        b = Boot(profile, k, options, frozenset(final_flags), False, False, legacy, legacy, legacy,
                  legacy, legacy, 0, 0, 0, {}, problems + lines, reason, explain + [reason])
         b.init_flags, b.switches = frozenset(flags), switches
         return b
@@ -351,14 +353,17 @@ def _limit(b: Boot) -> bool:
 def _disable(b: Boot, reason: str) -> None:
     """fpu__init_disable_system_xstate(): fall back to the legacy format."""
     size = b.legacy_size
-    legacy = C.MASK_FPSSE if "FXSR" in b.flags else C.bit(C.FP)
     b.xsave, b.compacted, b.disabled_reason = False, False, reason
     if b.computed_kernel_size is None:
         b.computed_kernel_size = b.kernel_max.size
+    # fpu__init_disable_system_xstate() zeroes fpu_kernel_cfg.max_features only and resets the sizes; the
+    # default, user and guest feature sets were set before the size checks failed and keep their values
+    # (7.2.8 xstate.c: 760-782 against 881-947). Before 5.16 the one xfeatures mask goes to 0.
+    keep = b.kernel.fpu_cfg
     b.kernel_max = Config(0, size, False)
-    b.kernel_default = b.user_default = b.guest_default = Config(legacy, size, False)
-    # The kernel leaves fpu_user_cfg.max_features alone but resets the sizes.
-    b.user_max = Config(b.user_max.features, size, False)
+    b.kernel_default, b.user_default, b.guest_default, b.user_max = (
+        Config(c.features if keep else 0, size, False)
+        for c in (b.kernel_default, b.user_default, b.guest_default, b.user_max))
     b.xcr0 = b.xss = 0
     if b.kernel.xsave_disabled_msg:
         b.problems.append("x86/fpu: XSAVE disabled")

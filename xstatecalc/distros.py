@@ -175,10 +175,3 @@ def _debian(kv, branch) -> DistroModel:
     warn = (f"Debian {kv.text}: ABI {kv.abi} covers upstream {name}{span}; modelled as {name}. 'uname -v' names "
             "the exact version (e.g. 'Debian 6.1.76-1'), which --kernel accepts")
     return DistroModel(release, (), (warn,), f"Debian ABI {kv.abi}")
-    nxt = next((v for a, v in table if a > hit[0]), None)
-    if kv.abi == hit[0] and (kv.abi >= _DEBIAN_ONE_UPLOAD.get(branch, 10 ** 6) or nxt in (None, hit[1], hit[1] + 1)):
-        return DistroModel(release, (), (), f"Debian ABI {kv.abi} carries upstream {name} (Debian changelog)")
-    upper = f" to {branch[0]}.{branch[1]}.{nxt - 1}" if nxt is not None else " or later"
-    warn = (f"Debian {kv.text}: ABI {kv.abi} covers upstream {name}{upper}; modelled as {name}. 'uname -v' names "
-            "the exact version (e.g. 'Debian 6.1.76-1'), which --kernel accepts")
-    return DistroModel(release, (), (warn,), f"Debian ABI {kv.abi}")

@@ -79,6 +79,10 @@ class KernelModel:
     kvm_filter_xtilecfg: bool  # kvm_get_filtered_xcr0() drops XTILE_CFG without XTILE_DATA (6.4+)
     kvm_xss_in_cpuid: bool  # guest CPUID(0xD,1).EBX includes guest IA32_XSS (6.18)
     kvm_xsave_aligned: bool  # KVM's xstate_required_size() honours 64-byte alignment (5.17+)
+    # CPU flags KVM_GET_SUPPORTED_CPUID can pass to a guest when the host has them (kvm_set_cpu_caps()); the
+    # vendor rules (SVM: no MPX, no IBT; PKU only with the host's OSPKE) are in xstatecalc.vcpu
+    kvm_guest_flags: frozenset
+    kvm_svm_xsaves: bool  # SVM passes XSAVES (svm_xsaves_supported() follows the host, 5.5+)
     # core dumps
     core_layout_note: bool  # NT_X86_XSAVE_LAYOUT written (6.12+)
     core_note_empty_ok: bool  # an empty layout note no longer truncates the dump (6.19+)
@@ -103,6 +107,8 @@ class KernelModel:
                 v = {flag.lower(): sorted(p.lower() for p in parents) for flag, parents in sorted(v.items())}
             elif isinstance(v, int) and not isinstance(v, bool):
                 v = f"{v:#x}"
+            elif isinstance(v, (frozenset, set)):
+                v = sorted(f.lower() for f in v)
             elif isinstance(v, tuple):
                 v = list(v)
             out[name] = v
@@ -151,6 +157,9 @@ _FLAG_DEPS_415 = {
     "MPX": ("XSAVE",), "XGETBV1": ("XSAVE",), "XMM": ("FXSR",), "AVX512F": ("AVX",),
 }
 
+# KVM's CPUID caps for the flags that decide xstate, as of 4.15 (arch/x86/kvm/cpuid.c of Ubuntu's 4.15.0).
+_KVM_FLAGS_415 = frozenset({"XSAVE", "AVX", "AVX512F", "PKU", "MPX", "XSAVEOPT", "XSAVEC", "XGETBV1", "XSAVES"})
+
 BASE = KernelModel(
     version=(4, 15),
     label="4.15",
@@ -193,6 +202,8 @@ BASE = KernelModel(
     kvm_supported_xss=0,
     kvm_filter_xtilecfg=False,
     kvm_xss_in_cpuid=False,
+    kvm_guest_flags=_KVM_FLAGS_415,
+    kvm_svm_xsaves=False,
     kvm_xsave_aligned=False,
     core_layout_note=False,
     core_note_empty_ok=False,
@@ -216,6 +227,10 @@ RELEASES: list[Release] = [
     Release((5, 4), "LTS; cpuid-deps.c adds FXSR -> FPU and XSAVE -> FXSR; no number moves",
             {"flag_deps": {"FXSR": ("FPU",), "XSAVE": ("FXSR",)}},
             "Ubuntu linux-source-5.4.0 5.4.0-216.236 (5.4.291); absent in Ubuntu's 4.18.20", numbers=False, lts=True),
+    Release((5, 5), "KVM on AMD passes XSAVES to guests (svm_xsaves_supported() follows the host's XSAVES)",
+            {"kvm_svm_xsaves": True}, "52297436199d 'kvm: svm: Update svm_xsaves_supported' (Aaron Lewis, series "
+            "'Add support for XSAVES on AMD and unify it with Intel', merged for 5.5) [release inferred from the "
+            "series]; svm.c of 6.12 never clears XSAVES", status="inferred", numbers=False),
     Release((5, 8), "supervisor xstate framework: the supported mask includes CPUID(0xD,1).ECX and IA32_XSS is "
             "programmed, but no supervisor component is supported yet", {"xss_in_mask": True, "xss_programmed": True},
             "'[GIT PULL] x86/fpu' 2020-06-01 for 5.8 (XSAVES supervisor states); 5.10.262 source", status="mail",
@@ -250,7 +265,8 @@ RELEASES: list[Release] = [
             "and kernel-audit A9 (6.0.1 read)"),
     Release((5, 17), "KVM AMX: per-process guest_perm (a copy of perm), ARCH_REQ_XCOMP_GUEST_PERM, "
             "KVM_CAP_XSAVE2/KVM_GET_XSAVE2, XTILE in KVM_SUPPORTED_XCR0; KVM's compacted size honours alignment",
-            {"guest_perm": "perm", "kvm_supported_xcr0_extra": M(C.XTILE_CFG, C.XTILE_DATA), "kvm_xsave_aligned": True},
+            {"guest_perm": "perm", "kvm_supported_xcr0_extra": M(C.XTILE_CFG, C.XTILE_DATA), "kvm_xsave_aligned": True,
+             "kvm_guest_flags": _KVM_FLAGS_415 | {"AMX_TILE", "XFD"}},
             "'kvm: x86: Add support for getting/setting expanded xstate buffer'; 'kvm: x86: Fix xstate_required_size() "
             "to follow XSTATE alignment rule' (kernel-audit A5: 5.17-rc5 has ALIGN)", status="mail"),
     Release((5, 18), "ARCH_REQ_XCOMP_PERM stores the full user mask, not just the request (063452fd94d1); "
@@ -323,7 +339,8 @@ RELEASES: list[Release] = [
             "'[GIT PULL] x86/fpu updates for v6.17'; 8b05b3c98816; Ubuntu linux-source-6.17.0 6.17.0-41.41"),
     Release((6, 18), "LTS; KVM CET virtualization: KVM_SUPPORTED_XSS = CET_USER|CET_KERNEL; guest CPUID(0xD,1).EBX "
             "includes the guest IA32_XSS",
-            {"kvm_supported_xss": M(C.CET_USER, C.CET_KERNEL), "kvm_xss_in_cpuid": True},
+            {"kvm_supported_xss": M(C.CET_USER, C.CET_KERNEL), "kvm_xss_in_cpuid": True,
+             "kvm_guest_flags": _KVM_FLAGS_415 | {"AMX_TILE", "XFD", "SHSTK", "IBT"}},
             "tag kvm-x86-cet-6.18 (kernel-audit: 6.18.2 read); the merged term xstate_required_size(vcpu->arch.xcr0 | "
             "vcpu->arch.ia32_xss, true) read in Ubuntu 7.0.0-44 and Debian 7.3.4", lts=True),
     Release((6, 19), "an empty NT_X86_XSAVE_LAYOUT note (no extended xfeatures) no longer truncates the core dump",

@@ -443,6 +443,10 @@ def resolve(spec: str) -> Profile:
     key = spec.strip().lower()
     if key in idx:
         prof = builtin_profile(idx[key])
+    elif key.split(":", 1)[0].split("-", 1)[0] in ("qemu", "firecracker", "libvirt") and ":" in key:
+        from .vcpu import guest_profile
+
+        prof = guest_profile(spec)
     elif "/" in spec or spec.endswith((".yaml", ".yml")) or os.path.isfile(spec):
         prof = load_profile(spec)
     else:
@@ -453,3 +457,24 @@ def resolve(spec: str) -> Profile:
 
 def all_builtin() -> list[Profile]:
     return [resolve(n) for n in builtin_names()]
+
+
+def profile_text(p: Profile, comments=()) -> str:
+    """*p* as a profile file (YAML), which loads back to the same profile."""
+    from .yamltext import quote
+
+    lines = [f"# {c}" for c in comments] + [
+        f"name: {p.name}", f"vendor: {p.vendor}", f"description: {quote(p.description)}", f"source: {quote(p.source)}"]
+    if p.family is not None:
+        lines.append(f"family: {p.family:#x}")
+    if p.model is not None:
+        lines.append(f"model: {p.model:#x}")
+    lines += [f"flags: [{', '.join(sorted(p.flags))}]", f"xcr0_supported: {p.xcr0_supported:#x}",
+              f"xss_supported: {p.xss_supported:#x}", "components:" + ("" if p.components else " {}")]
+    for n, c in sorted(p.components.items()):
+        parts = [f"size: {c.size}"] + ([f"offset: {c.offset}"] if not c.supervisor else [])
+        parts += [f"{k}: true" for k in ("supervisor", "align64", "xfd") if getattr(c, k)]
+        lines.append(f"  {n}: {{{', '.join(parts)}}}   # {C.key(n)}")
+    text = "\n".join(lines) + "\n"
+    loads_profile(text, p.name)  # what is written must load back
+    return text

@@ -78,12 +78,14 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagr
       xstatecalc compare skylake-sp zen4 --format svg > skx-vs-zen4.svg
     """
     from ..compare import component_rows, gate, verdicts
+    from ..vcpu import is_vcpu_spec
     from ..report import flat_values, sizes_record
     from ..views.checks import compare_view
 
     sides = []
     for spec, own, opt in ((src, src_kernel, "--src-kernel"), (dst, dst_kernel, "--dst-kernel")):
-        split = "@" in spec and not os.path.exists(spec)  # a profile file may have '@' in its name
+        # A profile file may have '@' in its name; a vCPU's '@' parts are its host and host kernel.
+        split = "@" in spec and not os.path.exists(spec) and not is_vcpu_spec(spec)
         cpu_spec, at, at_kernel = spec.rpartition("@") if split else (spec, "", "")
         if at and own:
             raise click.UsageError(f"{spec!r} names a kernel and so does {opt}: give one")

@@ -49,7 +49,7 @@ def note(message: str) -> None:
 # Every command and the module that defines it, in workflow order: a command's module is imported only
 # when that command runs (or help lists them all), which keeps start-up to what one command needs.
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
-                   "cpus": "buffers", "guest": "guests", "check": "checks", "compare": "checks",
+                   "cpus": "buffers", "guest": "guests", "vcpu": "guests", "check": "checks", "compare": "checks",
                    "verify": "checks", "dmesg": "checks", "sigstack": "userspace", "limit": "userspace",
                    "import": "inputs", "host": "inputs", "core": "inputs"}
 
@@ -246,10 +246,11 @@ def cpus(specs):
     """Profiles for --cpu values: names, aliases, files, 'host', 'all' (repeatable, comma-separated)."""
     from ..profile import all_builtin, resolve
 
+    from ..vcpu import split_cpu_list
+
     out, seen = [], set()
     for spec in specs or (default_cpu(),):
-        for part in str(spec).split(","):
-            part = part.strip()
+        for part in split_cpu_list(str(spec)):
             if not part:
                 raise InputError(f"empty item in the CPU list {spec!r}")
             for p in (all_builtin() if part == "all" else [_resolve_cpu(part, resolve)]):
@@ -264,7 +265,29 @@ def _resolve_cpu(spec: str, resolve):
         from ..host import host_profile
 
         return host_profile()
+    from ..vcpu import is_vcpu_spec
+
+    if is_vcpu_spec(spec):
+        return vcpu(spec).profile
     return resolve(spec)
+
+
+def vcpu(spec: str):
+    """A guest CPU from its spelling, saying on stderr (once) what the VMM dropped or refuses."""
+    from ..vcpu import resolve_vcpu
+
+    v = resolve_vcpu(spec, default_cpu())
+    lost = [d for d in v.dropped if d.components and not d.why.startswith("the model lacks")]
+    if lost:
+        text = (f"{v.label}: dropped " + "; ".join(f"{d.feature} ({d.why})" for d in lost))
+        if text not in _WARNED:
+            _WARNED.add(text)
+            warn(text)
+    for p in v.problems:
+        if p not in _WARNED:
+            _WARNED.add(p)
+            warn(f"{v.label}: {p}")
+    return v
 
 
 def one_cpu(spec, command: str):

@@ -22,10 +22,12 @@ def sizes_view(boots: list, *, want_explain: bool = False) -> View:
 
     def build():
         if len(boots) == 1:
-            tables = [_sizes_table(boots[0], records[0])]
+            tables = [sizes_table(boots[0], records[0])]
         else:
             matrix = _compare_table(boots, records)
-            matrix.alternatives = [[_long_table(boots, records)]]
+            matrix.alternatives = [[_compare_table(boots, records, numbered=True)], [_long_table(boots, records)]]
+            if len(boots) > 6:
+                matrix.alternatives.pop(0)  # a legend of more than six names reads worse than rows
             if len({b.profile.name for b in boots}) > 1 and len({b.kernel.label for b in boots}) > 1:
                 by_cpu: dict = {}
                 for b, r in zip(boots, records):
@@ -50,27 +52,30 @@ def sizes_view(boots: list, *, want_explain: bool = False) -> View:
     return View(records, builder=build, csv_rows=(header, rows))
 
 
-def _sizes_table(b, rec) -> Table:
+def sizes_table(b, rec, *, fields: bool = True) -> Table:
+    """One CPU on one kernel: every config's features, format and size (*fields*: and the kernel field)."""
     p = b.profile
     title = (f"{p.name} on {linux(b.kernel)}: XSAVE buffers "
              f"({'XSAVE off' if not b.xsave else 'compacted' if b.compacted else 'standard'})")
     t = Table(title, [Column("config"), Column("set"), Column("features", R), Column("components", wrap=True),
-                      Column("format"), Column("size", R, "bold"), Column("kernel field", wrap=True, optional=True)],
+                      Column("format"), Column("size", R, "bold")]
+              + ([Column("kernel field", wrap=True, optional=True)] if fields else []),
               caption=f"xcr0 {rec['xcr0']}  xss {rec['xss']}   {p.description}\n" + assumptions(b.options))
     for which, variant in CONFIGS:
         c = rec["configs"][which][variant]
         t.add(which, variant, c["features"], " ".join(c["names"]), c["format"], c["size"],
-              CONFIG_NAMES[(which, variant)])
+              *([CONFIG_NAMES[(which, variant)]] if fields else []))
     abi = rec["abi"]
     t.add("abi", "sigframe", "", "AT_MINSIGSTKSZ / 'signal: max sigframe size'", "", abi["sigframe_min"],
-          "get_sigframe_size()", style="dim" if abi["sigframe_min"] is None else None)
+          *(["get_sigframe_size()"] if fields else []), style="dim" if abi["sigframe_min"] is None else None)
     if b.options.ia32_emulation and b.options.x86_64:
-        t.add("abi", "sigframe", "", "… without IA32 emulation", "", abi["sigframe_min_no_ia32_emulation"], "")
+        t.add("abi", "sigframe", "", "… without IA32 emulation", "", abi["sigframe_min_no_ia32_emulation"],
+              *([""] if fields else []))
     if not b.options.x86_64:
         t.caption += ("\ni386: the frame is struct sigframe_ia32, 732 bytes (verified: gcc -m32 on the 7.3 uapi "
                       "headers); PKRU and AMX are 64-bit only")
     t.add("abi", "regset", "", "NT_X86_XSTATE (ptrace, core dumps)", "standard", abi["regset_xstate"],
-          "fpu_user_cfg.max_size")
+          *(["fpu_user_cfg.max_size"] if fields else []))
     return t
 
 
@@ -84,8 +89,14 @@ def _heads(boots) -> tuple[list[str], str]:
     return [f"{b.profile.name}@{b.kernel.label}" for b in boots], "XSAVE buffers"
 
 
-def _compare_table(boots, records) -> Table:
+def _compare_table(boots, records, *, numbered: bool = False) -> Table:
+    """Values as rows, boots as columns; *numbered* heads the columns 1, 2, ... and names them in the caption
+    (for long names, such as a vCPU's spelling)."""
     heads, title = _heads(boots)
+    legend = ""
+    if numbered:
+        legend = "; ".join(f"{i} = {h}" for i, h in enumerate(heads, 1)) + "; "
+        heads = [str(i) for i in range(1, len(heads) + 1)]
     t = Table(title, [Column("", style="bold"), Column("value")] + [Column(h, R) for h in heads])
     flats = [flat_values(r) for r in records]
     for name in flats[0]:
@@ -94,7 +105,7 @@ def _compare_table(boots, records) -> Table:
         vals = [f.get(name) for f in flats]
         differs = len({str(v) for v in vals}) > 1
         t.add("*" if differs else "", name, *[cell(v) for v in vals], style="warn" if differs else None)
-    t.caption = "* = the value differs between columns; " + assumptions(boots[0].options)
+    t.caption = legend + "* = the value differs between columns; " + assumptions(boots[0].options)
     return t
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..render import Column, Table, View
+from ..render import Column, Table, View, csv_records
 from ..report import kernel_fields
 from .common import R, cell, leaves, linux, lookup
 
@@ -58,3 +58,98 @@ def _split_table(steps):
     for part, name, key in rows:
         t.add(part, name, *[cell(lookup(s, key)) for _, s in states])
     return t
+
+
+_SUBLEAF1_BITS = ("xsaveopt", "xsavec", "xgetbv1", "xsaves", "xfd")
+_GUEST_FLAGS = ("XSAVE", "AVX", "AVX512F", "MPX", "PKU", "AMX_TILE", "XFD", "APX", "SHSTK", "IBT", "XSAVEOPT",
+                "XSAVEC", "XGETBV1", "XSAVES")
+
+
+def vcpu_record(v, b) -> dict:
+    """The JSON of `vcpu`: the VMM, the model as resolved, the host, the guest's leaf 0xD and flags, what was
+    dropped, and the guest kernel's sizes on this CPU (`guest`, a `sizes` object)."""
+    from ..report import sizes_record
+    from ..vcpu import leaf_0xd
+
+    host = v.host
+    return {
+        "cpu": v.profile.name,
+        "vmm": {"name": v.vmm, "release": v.release, "status": v.release_status, "evidence": v.release_evidence},
+        "model": {"name": v.model, "version": v.model_version, "alias": v.alias,
+                  "modifiers": [("+" if on else "-") + f for f, on in v.spec.mods], "requested": list(v.requested)},
+        "spec": v.spec.text,
+        "accel": host.accel,
+        "host": host.name,
+        "host_kernel": None if host.boot is None else host.boot.kernel.label,
+        "host_kernel_model": None if host.boot is None else host.boot.kernel.model,
+        "xcr0": f"{v.xcr0:#x}",
+        "xss": f"{v.xss:#x}",
+        "flags": sorted(f.lower() for f in v.flags),
+        "dropped": [d.record() for d in v.dropped],
+        "leaf_0xd": {str(n): list(regs) for n, regs in leaf_0xd(v, b).items()},
+        "problems": list(v.problems),
+        "notes": list(v.notes),
+        "ok": not v.problems,
+        "guest": sizes_record(b),
+    }
+
+
+def vcpu_view(v, b) -> View:
+    """The guest's leaf 0xD decoded, its flags, what was dropped, then the guest kernel's sizes."""
+    from .buffers import sizes_table
+
+    rec = vcpu_record(v, b)
+    where = ("QEMU's TCG" if v.host.accel == "tcg" else
+             f"{v.host.name}, KVM on {linux(v.host.boot.kernel)}")
+    vmm = {"qemu": "QEMU", "firecracker": "Firecracker", "libvirt": "libvirt"}[v.vmm]
+    title = (f"{vmm} {v.release} {v.model}" if v.vmm != "libvirt" else f"libvirt {v.model} (QEMU {v.release})")
+    t = Table(f"{title} on {where}: the guest's CPUID leaf 0xD",
+              [Column("sub", R), Column("eax", R), Column("ebx", R), Column("ecx", R), Column("edx", R),
+               Column("what it says", wrap=True, optional=True)],
+              caption="EBX of sub-leaves 0 and 1: the size for what the guest kernel enabled ("
+                      + ("QEMU computes 0xD.0 and keeps its table's 0xD.1" if v.host.accel == "tcg" else
+                         "KVM rewrites both; at vCPU reset, XCR0 = 1, they read 576") + ")")
+    for n, (eax, ebx, ecx, edx) in rec_leaf(rec):
+        t.add(n, f"{eax:#x}", f"{ebx:#x}", f"{ecx:#x}", f"{edx:#x}", _decode(n, eax, ebx, ecx, edx, b))
+    f = Table("CPU flags the guest kernel reads", [Column("flag"), Column("guest"), Column("why not", wrap=True)])
+    why = {}
+    for d in v.dropped:
+        for word in d.feature.replace(" or ", " ").split():
+            why.setdefault(word.upper().replace("-", "_"), d.why)
+    names = {"CET_SS": "SHSTK", "CET_IBT": "IBT", "AMX_TILE": "AMX_TILE", "APXF": "APX"}
+    why = {names.get(k, k): w for k, w in why.items()}
+    for flag in _GUEST_FLAGS:
+        on = flag in v.flags
+        f.add(flag.lower(), "yes" if on else "no", "" if on else why.get(flag, "the model lacks it" if v.vmm == "qemu"
+                                                                        else "the host or KVM lacks it"),
+              style=None if on else "dim")
+    d = Table("Dropped", [Column("feature"), Column("components", wrap=True), Column("why", wrap=True)],
+              [[x.feature, " ".join(x.components) or "-", x.why] for x in v.dropped])
+    guest = sizes_table(b, rec["guest"], fields=False)
+    guest.title = f"The guest kernel on it: {guest.title}"
+    notes = [f"problem: {p}" for p in v.problems] + list(v.notes)
+    status = "" if v.release_status == "source" else f" ({v.release_status})"
+    notes.append(f"{vmm} {v.release}{status}: {v.release_evidence}")
+    keys = ["cpu", "vmm.name", "vmm.release", "model.name", "host", "host_kernel", "subleaf", "eax", "ebx", "ecx", "edx"]
+    rows = [{**rec, "subleaf": n, "eax": r[0], "ebx": r[1], "ecx": r[2], "edx": r[3]} for n, r in rec_leaf(rec)]
+    return View(rec, [t, f, d, guest], notes, csv_rows=csv_records(keys, rows))
+
+
+def rec_leaf(rec):
+    return [(int(n), regs) for n, regs in rec["leaf_0xd"].items()]
+
+
+def _decode(n, eax, ebx, ecx, edx, b) -> str:
+    from .. import components as C
+
+    if n == 0:
+        mask = eax | edx << 32
+        return f"XCR0 may hold {' '.join(C.names(mask))}; EBX: the enabled ones, ECX: all"
+    if n == 1:
+        bits = [w for i, w in enumerate(_SUBLEAF1_BITS) if eax >> i & 1]
+        xss = ecx | edx << 32
+        return (" ".join(bits) or "none of xsaveopt xsavec xgetbv1 xsaves xfd") + "; EBX: compacted size" + \
+            (f"; IA32_XSS may hold {' '.join(C.names(xss))}" if xss else "")
+    flags = [w for bit, w in ((1, "supervisor"), (2, "align64"), (4, "xfd")) if ecx & bit]
+    where = "in IA32_XSS" if ecx & 1 else f"at {ebx}"
+    return f"{C.key(n)}: {eax} bytes {where}" + (f" ({', '.join(flags)})" if flags else "")

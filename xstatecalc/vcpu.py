@@ -347,12 +347,18 @@ def _qemu(spec: VcpuSpec, host: HostSide) -> Vcpu:
         comps = {n: c for n, c in host.components.items() if (host.xcr0 | host.xss) >> n & 1}
     described = {}
     if rel.subleaves == "every-sized":
-        # 11.x: every component QEMU knows whose size survived x86_cpu_init_xsave(), whatever the guest has.
-        sized = rel.tcg_described if tcg else [n for n in rel.save_areas if (sup_xcr0 | sup_xss) >> n & 1]
-        for n in sorted(sized):
-            if n in comps and n >= 2:
+        # 11.x: [size, offset, ecx] of every component QEMU knows, whatever the guest has. x86_cpu_init_xsave()
+        # zeroed the sizes the accelerator lacks; under KVM their offsets stay 0 too (kvm_cpu_xsave_init() skips
+        # them), under TCG the fixed offsets remain (seen with 11.1.3: sub-leaves 5-7 read [0, offset, 0, 0]).
+        if tcg:
+            for n in rel.tcg_described:
                 size, off, ecx = comps[n]
-                described[n] = (size, off, ecx, 0)
+                described[n] = (size if sup_xcr0 >> n & 1 else 0, off, ecx, 0)
+        else:
+            for n in sorted(rel.save_areas):
+                if n >= 2 and n in comps and (sup_xcr0 | sup_xss) >> n & 1:
+                    size, off, ecx = comps[n]
+                    described[n] = (size, off, ecx, 0)
     else:
         for n in C.bits((xcr0 | xss) & ~C.MASK_FPSSE):
             if n not in comps:

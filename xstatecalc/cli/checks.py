@@ -98,7 +98,22 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagr
     sizes = {name: (fa[name], fb.get(name)) for name in fa}
     vs, common = verdicts(a, b)
     ok = gate(vs, consumers)
-    view = compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes, ok=ok)
+    extra = []
+    specs = [s.rpartition("@")[0] if "@" in s and not is_vcpu_spec(s) else s for s in (src, dst)]
+    if all(is_vcpu_spec(s) for s in specs):
+        from .common import vcpu
+
+        va, vb = (vcpu(s) for s in specs)
+        if (va.vmm, va.release, va.model, va.spec.mods) == (vb.vmm, vb.release, vb.model, vb.spec.mods) \
+                and va.host.name != vb.host.name:
+            same = va.xcr0 == vb.xcr0 and va.xss == vb.xss
+            extra.append(f"One model on two hosts: the guest sees {'the same' if same else 'different'} features "
+                         f"(xcr0 {va.xcr0:#x} / {vb.xcr0:#x}), but every standard offset is the host's own "
+                         "(QEMU takes CPUID 0xD from the host under KVM). QEMU unpacks KVM_GET_XSAVE into per-register "
+                         "state with the source's offsets and packs it again with the destination's, so its live "
+                         "migration copes; a VMM that copies the raw blob (Firecracker, cloud-hypervisor snapshots) "
+                         "restores state at the wrong offsets wherever they differ.")
+    view = compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes, ok=ok, extra_notes=extra)
     if diagram or fmt == "svg":
         from ..pictures import compare_picture
 

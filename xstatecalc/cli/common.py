@@ -138,18 +138,31 @@ def _last_item(incomplete: str) -> tuple[str, str]:
 
 
 def complete_cpu(ctx, param, incomplete):
-    """CPU names and aliases, 'all', 'host', profile files; after 'CPU@' the kernels (compare)."""
+    """CPU names and aliases, 'all', 'host', profile files, VMM models (qemu:MODEL@HOST@KERNEL); after 'CPU@' the
+    kernels (compare)."""
     from click.shell_completion import CompletionItem
 
+    from ..profile import builtin_index
+    from ..vcpu import is_vcpu_spec
+
+    if is_vcpu_spec(incomplete):  # VMM:MODEL@HOST@HOST_KERNEL
+        parts = incomplete.split("@")
+        if len(parts) == 1:
+            from .guests import _complete_model
+
+            return [CompletionItem(w) for w in _complete_model(ctx, param, incomplete)]
+        head = "@".join(parts[:-1]) + "@"
+        words = sorted(builtin_index()) + ["host", "tcg"] if len(parts) == 2 else \
+            [w for w in _kernel_words() if w not in ("lts", "all")]
+        return [CompletionItem(head + w) for w in words if w.startswith(parts[-1].lower())]
     if "@" in incomplete:
         cpu, _, kernel = incomplete.rpartition("@")
         return [CompletionItem(f"{cpu}@{k}") for k in _kernel_words() if k.startswith(kernel)]
     if "/" in incomplete or incomplete.startswith("."):
         return [CompletionItem(incomplete, type="file")]
-    from ..profile import builtin_index
 
     head, tail = _last_item(incomplete)
-    words = sorted(builtin_index()) + ["all", "host"]
+    words = sorted(builtin_index()) + ["all", "host", "qemu:", "firecracker:", "libvirt:"]
     out = [CompletionItem(head + w) for w in words if w.startswith(tail.lower())]
     return out or [CompletionItem(incomplete, type="file")]
 

@@ -60,7 +60,7 @@ def _complete_model(ctx, param, incomplete):
     from ..vmm.firecracker import TEMPLATES
     from ..vmm.qemu import RELEASES
 
-    vmm = (ctx.params.get("vmm") or "qemu").lower()
+    vmm = ((ctx.params or {}).get("vmm") or "qemu").lower()
     if ":" in incomplete:
         head, _, tail = incomplete.partition(":")
         vmm, prefix = head.lower(), head + ":"

@@ -121,7 +121,7 @@ def side_names(src, dst) -> tuple[str, str, str]:
     return sp, dp, f"{sp} → {dp}"
 
 
-def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool) -> View:
+def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool, extra_notes=()) -> View:
     sp, dp, what = side_names(src, dst)
 
     def pair(key):
@@ -151,6 +151,7 @@ def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool) -> View:
     notes = [f"Common guest feature set (a mask a VMM can use on both): xcr0 {common['xcr0']} "
              f"({' '.join(common['names'])}); standard size {_arrow(std['src'], std['dst'])}, compacted "
              f"{_arrow(cmp['src'], cmp['dst'])}.",
+             *extra_notes,
              (f"OK: every verdict for {', '.join(gating)} passes." if ok else
               f"FAILS: a verdict for {', '.join(gating)} fails (exit 1).")]
     data = {"src": side_record(src), "dst": side_record(dst), "for": gating, "ok": ok, "components": rows,

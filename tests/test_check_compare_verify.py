@@ -206,3 +206,32 @@ def test_verify_bad_files_exit_2(run, tmp_path, body, message):
     res = run("verify", f)
     assert res.exit_code == 2 and message in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
+
+
+# ------------------------------------------------------------------ KVM_GET_XSAVE -> KVM_SET_XSAVE across kernels
+
+def _kvm_set(run, src, dst):
+    out = json.loads(run("compare", src, dst, "--for", "kvm", "-f", "json").stdout)
+    return next(v for v in out["verdicts"] if v["name"] == "KVM_SET_XSAVE accepts the blob")
+
+
+def test_the_proxmox_qemu64_migration(run):
+    # Ubuntu's 5.15 (from 5.15.0-30, with the 5.16 fpstate code) puts the host's in-use PKRU into the blob of a
+    # guest without PKU; 6.2's KVM_SET_XSAVE takes only the guest's CPUID 0xD features and x87/SSE
+    # (ad856280ddea, a1020a25e697): -EINVAL (Proxmox pve-kernel 1559d22, "migration from fpu-leaky kernel").
+    v = _kvm_set(run, "qemu:qemu64@spr@5.15.0-91-generic", "qemu:qemu64@spr@6.2")
+    assert not v["ok"] and "refuses pkru" in v["reasons"][0] and "8647c52e9504" in v["reasons"][0]
+    # Upstream 5.15 masks KVM_GET_XSAVE with the guest's CPUID: no leak, accepted.
+    assert _kvm_set(run, "qemu:qemu64@spr@5.15", "qemu:qemu64@spr@6.2")["ok"]
+    # 8647c52e9504 on the destination (6.6; stable 6.1.60, not 6.1.59) accepts what the host supports.
+    assert _kvm_set(run, "qemu:qemu64@spr@5.15.0-91-generic", "qemu:qemu64@spr@6.6")["ok"]
+    assert _kvm_set(run, "qemu:qemu64@spr@5.15.0-91-generic", "qemu:qemu64@spr@6.1.60")["ok"]
+    assert not _kvm_set(run, "qemu:qemu64@spr@5.15.0-91-generic", "qemu:qemu64@spr@6.1.59")["ok"]
+
+
+def test_a_guest_without_xsave_into_5_17_to_5_19_11(run):
+    # ad856280ddea (5.17-rc6) to a1020a25e697 (6.0, 5.19.12): x87/SSE refused for a guest without leaf 0xD
+    # (bz 2079311); the bare-CPU comparison checks that kind of guest too.
+    v = _kvm_set(run, "spr@6.1", "spr@5.18")
+    assert not v["ok"] and any("without XSAVE" in r and "refuses x87 sse" in r for r in v["reasons"])
+    assert _kvm_set(run, "spr@6.1", "spr@5.19.12")["ok"]

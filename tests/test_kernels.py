@@ -64,7 +64,7 @@ def test_bad_version_exits_2_with_one_line(run, bad):
 # ------------------------------------------------------------------ which model answered
 
 @pytest.mark.parametrize("kernel,model", [
-    ("7.0.3", "7.0"), ("6.1.150", "6.1.134"), ("6.1.133", "6.1.44"), ("6.8", "6.8"), ("6.7", "6.6"), ("6.1.y", "6.1.173"),
+    ("7.0.3", "7.0"), ("6.1.150", "6.1.134"), ("6.1.133", "6.1.60"), ("6.8", "6.8"), ("6.7", "6.6"), ("6.1.y", "6.1.173"),
     ("5.17.1", "5.17"), ("5.17.2", "5.17.2"), ("4.19.100", "4.19"), ("5.10.200", "5.10.189"), ("7.3", "7.3"),
 ])
 def test_model_label(kernel, model):
@@ -371,7 +371,7 @@ def test_kernels_rows_4_15_to_7_4_with_evidence(run_json):
 
 def test_kernels_branch_lists_point_releases(run_json):
     out = run_json("kernels", "--branch", "6.1")
-    assert [r["kernel"] for r in out] == ["6.1", "6.1.4", "6.1.20", "6.1.44", "6.1.134", "6.1.173"]
+    assert [r["kernel"] for r in out] == ["6.1", "6.1.4", "6.1.20", "6.1.44", "6.1.60", "6.1.134", "6.1.173"]
 
 
 def test_kernels_table(run):

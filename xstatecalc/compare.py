@@ -52,6 +52,24 @@ def _names(mask: int) -> str:
     return ", ".join(C.names(mask)) or "none"
 
 
+def _set_xsave_verdict(src: Boot, dst: Boot, hosts) -> Verdict:
+    """KVM_SET_XSAVE on the destination's kernel, fed what KVM_GET_XSAVE made on the source's (kvmblob)."""
+    from .kvmblob import guest_kinds, transfer
+
+    if hosts is not None:
+        sh, dh, kind = hosts
+        kinds = [kind]
+    else:
+        sh, dh = src, dst
+        kinds = guest_kinds(kvm_supported_xcr0(src), kvm_supported_xcr0(dst))
+    results = [transfer(sh, dh, k, kvm_supported_xcr0(sh), kvm_supported_xcr0(dh)) for k in kinds]
+    bad = [t for t in results if not t.ok]
+    return Verdict("kvm", "KVM_SET_XSAVE accepts the blob", not bad,
+                   f"the blob KVM_GET_XSAVE makes on Linux {sh.kernel.label} is one KVM_SET_XSAVE on Linux "
+                   f"{dh.kernel.label} accepts, for " + ", ".join(k.name for k in kinds) + " (kernel rules: "
+                   "xstatecalc kernels)", [f"{t.guest}: {t.reason}" for t in bad])
+
+
 def component_rows(src: Boot, dst: Boot) -> list[dict]:
     """Per component: what each side enumerates and where the kernel puts it."""
     rows = []
@@ -92,8 +110,12 @@ def _layout_reasons(src: Boot, dst: Boot, mask: int, keys=("size", "offset")) ->
     return out
 
 
-def verdicts(src: Boot, dst: Boot) -> tuple[list[Verdict], dict]:
-    """The migration, replay and checkpoint verdicts, plus the common feature set a VMM can mask to."""
+def verdicts(src: Boot, dst: Boot, hosts=None) -> tuple[list[Verdict], dict]:
+    """The migration, replay and checkpoint verdicts, plus the common feature set a VMM can mask to.
+
+    *src* and *dst* are the machines whose state moves. For guests of a VMM CPU model they are the guests, and
+    *hosts* = (source host Boot, destination host Boot, the guest's kvmblob.GuestKind) says which host kernels
+    move the blob."""
     out = []
     sx, dx = kvm_supported_xcr0(src), kvm_supported_xcr0(dst)
     sxs, dxs = kvm_supported_xss(src), kvm_supported_xss(dst)
@@ -103,6 +125,7 @@ def verdicts(src: Boot, dst: Boot) -> tuple[list[Verdict], dict]:
         "every component a source guest may enable (KVM supported XCR0/XSS with full permission) exists on the "
         "destination",
         [f"{dst.profile.name} lacks {_names(missing)}"] if missing else []))
+    out.append(_set_xsave_verdict(src, dst, hosts))
     blob = max(4096, kvm_std_size(src, sx))
     room = max(4096, kvm_std_size(dst, dx))
     out.append(Verdict(

@@ -83,6 +83,14 @@ class KernelModel:
     # vendor rules (SVM: no MPX, no IBT; PKU only with the host's OSPKE) are in xstatecalc.vcpu
     kvm_guest_flags: frozenset
     kvm_svm_xsaves: bool  # SVM passes XSAVES (svm_xsaves_supported() follows the host, 5.5+)
+    # KVM_GET_XSAVE{2}: which XSTATE_BV bits a blob can carry: "guest" (in use & (guest CPUID 0xD | FP | SSE)),
+    # "hostleak" (in use & the host's user default features: PKRU leaks for guests without PKU, 5.16),
+    # "guest-nofpsse" (in use & guest CPUID 0xD: nothing at all for a guest without leaf 0xD, 5.17-5.19.11)
+    kvm_get_xsave: str
+    # KVM_SET_XSAVE: what it accepts, else -EINVAL: "host-lax" (the host's supported XCR0; XCOMP_BV and reserved
+    # header bytes ignored, <= 5.15), "host" (supported XCR0 & the host's user default features, 5.16 and
+    # 8647c52e9504), "guest-nofpsse" (the guest's CPUID 0xD only), "guest" (guest CPUID 0xD | FP | SSE)
+    kvm_set_xsave: str
     # core dumps
     core_layout_note: bool  # NT_X86_XSAVE_LAYOUT written (6.12+)
     core_note_empty_ok: bool  # an empty layout note no longer truncates the dump (6.19+)
@@ -204,6 +212,8 @@ BASE = KernelModel(
     kvm_xss_in_cpuid=False,
     kvm_guest_flags=_KVM_FLAGS_415,
     kvm_svm_xsaves=False,
+    kvm_get_xsave="guest",
+    kvm_set_xsave="host-lax",
     kvm_xsave_aligned=False,
     core_layout_note=False,
     core_note_empty_ok=False,
@@ -260,15 +270,19 @@ RELEASES: list[Release] = [
              "cpuid_deps": {C.XTILE_CFG: "AMX_TILE", C.XTILE_DATA: "AMX_TILE"},
              "xfeature_names": {C.XTILE_CFG: "AMX Tile config", C.XTILE_DATA: "AMX Tile data"},
              "flag_deps": {"XFD": ("XSAVES", "XGETBV1"), "AMX_TILE": ("XFD",)},
-             "fpu_cfg": True, "consistency_fatal": True, "xcomp_prctl": True},
+             "fpu_cfg": True, "consistency_fatal": True, "xcomp_prctl": True,
+             "kvm_get_xsave": "hostleak", "kvm_set_xsave": "host"},
             "AMX series (Gleixner/Bae, Oct 2021); the check order as in Ubuntu's 5.15.0-204 backport of this code "
             "and kernel-audit A9 (6.0.1 read)"),
     Release((5, 17), "KVM AMX: per-process guest_perm (a copy of perm), ARCH_REQ_XCOMP_GUEST_PERM, "
             "KVM_CAP_XSAVE2/KVM_GET_XSAVE2, XTILE in KVM_SUPPORTED_XCR0; KVM's compacted size honours alignment",
             {"guest_perm": "perm", "kvm_supported_xcr0_extra": M(C.XTILE_CFG, C.XTILE_DATA), "kvm_xsave_aligned": True,
-             "kvm_guest_flags": _KVM_FLAGS_415 | {"AMX_TILE", "XFD"}},
+             "kvm_guest_flags": _KVM_FLAGS_415 | {"AMX_TILE", "XFD"},
+             "kvm_get_xsave": "guest-nofpsse", "kvm_set_xsave": "guest-nofpsse"},
             "'kvm: x86: Add support for getting/setting expanded xstate buffer'; 'kvm: x86: Fix xstate_required_size() "
-            "to follow XSTATE alignment rule' (kernel-audit A5: 5.17-rc5 has ALIGN)", status="mail"),
+            "to follow XSTATE alignment rule' (kernel-audit A5: 5.17-rc5 has ALIGN); ad856280ddea 'x86/kvm/fpu: Limit "
+            "guest user_xfeatures to supported bits of XCR0' (5.17-rc6; 5.19 cpuid.c:301 user_xfeatures = "
+            "guest_supported_xcr0): KVM_GET/SET_XSAVE follow the guest's CPUID, without FP/SSE", status="mail"),
     Release((5, 18), "ARCH_REQ_XCOMP_PERM stores the full user mask, not just the request (063452fd94d1); "
             "host permission adds supervisor states (781c64bfcb73)",
             {"perm_store": "user_mask", "host_perm_adds_supervisor": True},
@@ -279,6 +293,11 @@ RELEASES: list[Release] = [
             "8ad7e8f69695 ('x86/fpu/xsave: Support XSAVEC in the kernel'); d187ba531230; 1625c833db93 'x86/cpu: Allow "
             "feature bit names from /proc/cpuinfo in clearcpuid=' (6.1.176 common.c cpu_parse_early_param())",
             status="mail"),
+    Release((6, 0), "KVM_GET/SET_XSAVE always allow legacy FP/SSE (a1020a25e697, with ee519b3a2ae3): a guest "
+            "without XSAVE migrates its x87/SSE state again", {"kvm_get_xsave": "guest", "kvm_set_xsave": "guest"},
+            "a1020a25e697 'KVM: x86: Always enable legacy FP/SSE in allowed user XFEATURES' (bz 2079311); 6.0.1 "
+            "cpuid.c:337 user_xfeatures = guest_supported_xcr0 | XFEATURE_MASK_FPSSE", status="source",
+            numbers=False),
     Release((6, 1), "LTS; the 4096-byte check moves to init_fpstate.size after the paranoid size check: "
             "'init_fpstate buffer too small (%zu < %d), disabling XSAVE'",
             {"size_limit_check": "init_fpstate"},
@@ -299,14 +318,17 @@ RELEASES: list[Release] = [
             "'x86/fpu: Move FPU initialization into arch_cpu_finalize_init()' (tglx, June 2023), backported in "
             + _GDS_STABLE, status="changelog", numbers=False),
     Release((6, 6), "LTS; user shadow stack: CET_USER becomes a supervisor xfeature (needs SHSTK); CET_KERNEL "
-            "listed as unsupported; PKRU needs OSPKE instead of PKU; 'nousershstk'",
-            {"supervisor_supported": M(C.CET_USER), "supervisor_unsupported": M(C.CET_KERNEL),
+            "listed as unsupported; PKRU needs OSPKE instead of PKU; 'nousershstk'; KVM_SET_XSAVE accepts any "
+            "feature the host supports again, KVM_GET_XSAVE alone follows the guest's CPUID (8647c52e9504)",
+            {"supervisor_supported": M(C.CET_USER), "supervisor_unsupported": M(C.CET_KERNEL), "kvm_set_xsave": "host",
              "cpuid_deps": {C.PKRU: "OSPKE", C.CET_USER: "SHSTK"},
              "flag_deps": {"SHSTK": ("XSAVES",)}, "nousershstk": True,
              "xfeature_names": {C.CET_USER: "Control-flow User registers",
                                 C.CET_KERNEL: "Control-flow Kernel registers (unused)"}},
             "shadow stack series; 18032b47adf1 'x86/fpu/xstate: Fix PKRU covert channel' (kernel-audit A2: 6.5.0 "
-            "PKU, 6.6.9 OSPKE); {SHSTK, XSAVES} in cpuid-deps.c of Ubuntu 6.8.0 and Debian 6.12", lts=True),
+            "PKU, 6.6.9 OSPKE); {SHSTK, XSAVES} in cpuid-deps.c of Ubuntu 6.8.0 and Debian 6.12; 8647c52e9504 "
+            "'KVM: x86: Constrain guest-supported xfeatures only at KVM_GET_XSAVE{2}' with 18164f66e6c5 (not in "
+            "6.5.0; 6.18.15 x86.c get_xsave2)", lts=True),
     Release((6, 8), "AMD erratum 1386 carved out: fix_erratum_1386() clears XSAVES on Zen 1 and Zen 2 by model "
             "(X86_FEATURE_ZEN1/ZEN2), no longer on every family 0x17 part; never on Hygon",
             {"amd_erratum_1386": "zen1-zen2"},
@@ -420,6 +442,11 @@ RELEASES: list[Release] = [
     Release((5, 18, 2), "stable backport of d187ba531230: guest uabi_size starts at sizeof(struct kvm_xsave) = 4096",
             {"uabi_init": "kvm_xsave"}, "Debian changelog, 5.18.2: 'KVM: Set the base guest FPU uABI size to "
             "sizeof(struct kvm_xsave)' (Closes: #1011168)", status="changelog", branch=(5, 18)),
+    Release((5, 19, 12), "stable backport of a1020a25e697: KVM_GET/SET_XSAVE allow legacy FP/SSE again",
+            {"kvm_get_xsave": "guest", "kvm_set_xsave": "guest"},
+            "'[PATCH 5.19 064/207]' and '065/207' in the 5.19 stable review of 2022-09-26 (ee519b3a2ae3, "
+            "a1020a25e697) [the point release after that review inferred]", status="mail", branch=(5, 19),
+            numbers=False),
     Release((6, 0, 7), "stable backport of the init_fpstate fixes: the 4096-byte check on init_fpstate.size, after "
             "the paranoid size check", {"size_limit_check": "init_fpstate"},
             "Debian changelog, 6.0.7: 'Fix the init_fpstate size check with the actual size', 'Exclude dynamic "
@@ -442,11 +469,18 @@ RELEASES: list[Release] = [
             "Debian 6.1.38-3 security update carries 'x86/fpu: Move FPU initialization into "
             "arch_cpu_finalize_init()'; [point release inferred from " + _GDS_STABLE + "]", status="inferred",
             branch=(6, 1), numbers=False),
+    Release((6, 1, 60), "stable backport of 8647c52e9504 and 18164f66e6c5: KVM_SET_XSAVE accepts what the host "
+            "supports", {"kvm_set_xsave": "host"},
+            "Debian 6.1 changelog, 6.1.64-1 under ChangeLog-6.1.60; the code read in 6.1.176 x86.c", status="changelog",
+            branch=(6, 1), numbers=False),
     Release((6, 1, 134), "stable backports of 1937e18cc3cf (guest fpstate sized by fpu_kernel_cfg.default_size) and "
             "'Fix inconsistencies in guest FPU xfeatures' (gfpu->xfeatures)",
             {"guest_alloc": "kernel_default", "gfpu_xfeatures": "kernel_default"},
             "Debian 6.1 changelog, 6.1.134 lists both; '[PATCH 6.1 006/204]' replies to the 6.1.134-rc1 review "
             "(not 6.1.133)", status="changelog", branch=(6, 1)),
+    Release((6, 5, 9), "stable backport of 8647c52e9504 and 18164f66e6c5: KVM_SET_XSAVE accepts what the host "
+            "supports", {"kvm_set_xsave": "host"}, "Debian changelog, 6.5.10-1 under ChangeLog-6.5.9",
+            status="changelog", branch=(6, 5), numbers=False),
     Release((6, 6, 26), "stable backport of the erratum 1386 carve-out: Zen 1 and Zen 2 by model, as mainline 6.8",
             {"amd_erratum_1386": "zen1-zen2"}, "'[PATCH 6.6 000/252] 6.6.26-rc1 review' shortlog (2024-04-08): ZenX "
             "flags, 'Carve out the erratum 1386 fix'", status="mail", branch=(6, 6), numbers=False),

@@ -96,14 +96,15 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagr
     a, b = sides
     fa, fb = flat_values(sizes_record(a)), flat_values(sizes_record(b))
     sizes = {name: (fa[name], fb.get(name)) for name in fa}
-    vs, common = verdicts(a, b)
-    ok = gate(vs, consumers)
-    extra = []
-    specs = [s.rpartition("@")[0] if "@" in s and not is_vcpu_spec(s) else s for s in (src, dst)]
+    extra, hosts = [], None
+    specs = (src, dst)
     if all(is_vcpu_spec(s) for s in specs):
+        from ..kvmblob import GuestKind
         from .common import vcpu
 
         va, vb = (vcpu(s) for s in specs)
+        if va.host.boot is not None and vb.host.boot is not None:
+            hosts = (va.host.boot, vb.host.boot, GuestKind(va.label, va.xcr0, "PKU" in va.flags))
         if (va.vmm, va.release, va.model, va.spec.mods) == (vb.vmm, vb.release, vb.model, vb.spec.mods) \
                 and va.host.name != vb.host.name:
             same = va.xcr0 == vb.xcr0 and va.xss == vb.xss
@@ -113,6 +114,8 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagr
                          "state with the source's offsets and packs it again with the destination's, so its live "
                          "migration copes; a VMM that copies the raw blob (Firecracker, cloud-hypervisor snapshots) "
                          "restores state at the wrong offsets wherever they differ.")
+    vs, common = verdicts(a, b, hosts)
+    ok = gate(vs, consumers)
     view = compare_view(a, b, component_rows(a, b), vs, common, sizes=sizes, ok=ok, extra_notes=extra)
     if diagram or fmt == "svg":
         from ..pictures import compare_picture

@@ -629,3 +629,46 @@ def split_cpu_list(text: str) -> list[str]:
         else:
             out.append(item)
     return out
+
+
+def qemu_runs_everywhere(hosts: list) -> list:
+    """Per QEMU release: (release, model, xcr0, xss, standard sizes by host) of the largest named model version
+    that every host in *hosts* (KVM HostSides) runs without dropping an XSAVE-relevant feature or component;
+    model None when no model with XSAVE does."""
+    from .vmm.qemu import FEATURE_FLAGS, MODELS, RELEASES, SUBLEAF1_FEATURES
+
+    out = []
+    for rel in RELEASES:
+        known = {f for comp in rel.save_areas.values() for f in comp} | set(SUBLEAF1_FEATURES) | {"xsave"}
+        avail = [{f for f in known if FEATURE_FLAGS.get(f) and _accel_has(h, rel, f) is None} for h in hosts]
+        best = None
+        for m in MODELS.values():
+            if not _in(rel.release, m.first, m.last):
+                continue
+            for ver, v in m.versions.items():
+                if not _in(rel.release, v.first, v.last):
+                    continue
+                feats = _qemu_features(m, ver) & known
+                if "xsave" not in feats or any(not feats <= a for a in avail):
+                    continue
+                mask = 0
+                for n, fs in rel.save_areas.items():
+                    if set(fs) & feats:
+                        mask |= C.bit(n)
+                xss_mask = rel.xss_mask if not rel.supervisor_needs_xsaves or "xsaves" in feats else 0
+                xcr0, xss = mask & (rel.xcr0_mask if rel.xcr0_mask is not None else ~0), mask & xss_mask
+                if any(xcr0 & ~h.xcr0 or xss & ~h.xss for h in hosts):
+                    continue
+                from .vmm.qemu import SAVE_AREA_SIZES
+
+                rank = (bin(xcr0 | xss).count("1"), sum(SAVE_AREA_SIZES.get(n, 0) for n in C.bits(xcr0 | xss)),
+                        len(feats), release_key(v.first), ver)
+                if best is None or rank > best[0]:
+                    best = (rank, f"{m.name}-v{ver}", xcr0, xss)
+        if best is None:
+            out.append((rel.release, None, 0, 0, {}))
+            continue
+        _, name, xcr0, xss = best
+        sizes = {h.name: _standard(h.components, xcr0) for h in hosts}
+        out.append((rel.release, name, xcr0, xss, sizes))
+    return out

@@ -50,7 +50,8 @@ def note(message: str) -> None:
 # when that command runs (or help lists them all), which keeps start-up to what one command needs.
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
                    "cpus": "buffers", "guest": "guests", "vcpu": "guests", "check": "checks", "compare": "checks",
-                   "verify": "checks", "dmesg": "checks", "sigstack": "userspace", "limit": "userspace",
+                   "verify": "checks", "dmesg": "checks", "pool": "pools", "sigstack": "userspace",
+                   "limit": "userspace",
                    "import": "inputs", "host": "inputs", "core": "inputs"}
 
 

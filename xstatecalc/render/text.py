@@ -173,7 +173,7 @@ def _draw_table(out: _Out, t: Table, columns: list[int] | None, plain: bool) -> 
     if columns is None:
         _draw_records(out, t)
         return
-    out.console.print(_rich_table(t, columns, _box(plain), out.fix, out.color))
+    out.console.print(_rich_table(t, columns, _box(plain), out.fix, out.color, out.width))
     if t.caption:
         out.paragraph(t.caption, "dim")
     # Columns that did not fit: one block per row, named by the row's identifier cells; a cell's
@@ -230,19 +230,48 @@ def _min_width(t: Table, columns, fix) -> int:
     return total
 
 
-def _rich_table(t: Table, columns, chosen_box, fix, color: bool):
+def _wrap_widths(t: Table, columns, texts, fix, width: int) -> dict:
+    """Exact widths for the prose columns: their natural width when everything fits, else the room left by
+    the other columns, shared in proportion, never below a column's longest word. (Left to itself, rich
+    sizes collapsed padding two characters too wide and crops the last column.)"""
+    natural, floor, fixed = {}, {}, 2 * (len(columns) - 1)
+    for i in columns:
+        c = t.columns[i]
+        lines = [line for row in texts for line in row[i].split("\n")] + fix(c.header).split("\n")
+        longest = max((len(x) for x in lines), default=1)
+        if c.wrap:
+            natural[i] = longest
+            floor[i] = max([len(w) for x in lines for w in x.split()] + [1])
+        else:
+            fixed += longest
+    room = width - fixed
+    if sum(natural.values()) <= room:
+        return natural
+    out = {i: floor[i] for i in natural}
+    spare = room - sum(out.values())
+    want = {i: natural[i] - floor[i] for i in natural}
+    total = sum(want.values())
+    for i in natural:
+        if spare > 0 and total:
+            out[i] += min(want[i], spare * want[i] // total)
+    return out
+
+
+def _rich_table(t: Table, columns, chosen_box, fix, color: bool, width: int = 80):
     from rich.table import Table as RichTable
     from rich.text import Text
 
     rt = RichTable(box=chosen_box, pad_edge=False, show_edge=False, collapse_padding=True,
                    header_style="bold" if color else None)
     texts = _texts(t, fix)
+    widths = _wrap_widths(t, columns, texts, fix, width)
     for i in columns:
         c = t.columns[i]
         longest = max((len(line) for row in texts for line in row[i].split("\n")), default=0)
         longest = max(longest, max(len(x) for x in fix(c.header).split("\n")))
         if c.wrap:
-            rt.add_column(fix(c.header), justify=c.justify, style=c.style if color else None, overflow="fold")
+            rt.add_column(fix(c.header), justify=c.justify, style=c.style if color else None, overflow="fold",
+                          width=widths[i])
         else:
             rt.add_column(fix(c.header), justify=c.justify, style=c.style if color else None, no_wrap=True,
                           min_width=longest)

@@ -24,6 +24,8 @@ from .guest import kvm_std_size, kvm_supported_xcr0, kvm_supported_xss
 
 
 CONSUMERS = ("kvm", "raw", "rr", "criu")  # what `compare --for` chooses; each verdict belongs to one
+CONSUMER_TITLES = {"kvm": "KVM live migration", "raw": "a VMM copying the KVM_GET_XSAVE2 blob: Firecracker, "
+                   "cloud-hypervisor snapshots", "rr": "rr record/replay", "criu": "CRIU restore"}
 
 
 @dataclass
@@ -67,7 +69,15 @@ def _set_xsave_verdict(src: Boot, dst: Boot, hosts) -> Verdict:
     return Verdict("kvm", "KVM_SET_XSAVE accepts the blob", not bad,
                    f"the blob KVM_GET_XSAVE makes on Linux {sh.kernel.label} is one KVM_SET_XSAVE on Linux "
                    f"{dh.kernel.label} accepts, for " + ", ".join(k.name for k in kinds) + " (kernel rules: "
-                   "xstatecalc kernels)", [f"{t.guest}: {t.reason}" for t in bad])
+                   "xstatecalc kernels)", _by_reason(bad))
+
+
+def _by_reason(bad) -> list[str]:
+    # Guest kinds refused for one reason are named together: the reason is said once.
+    kinds: dict = {}
+    for t in bad:
+        kinds.setdefault(t.reason, []).append(t.guest)
+    return [f"{', '.join(g)}: {reason}" for reason, g in kinds.items()]
 
 
 def component_rows(src: Boot, dst: Boot) -> list[dict]:
@@ -89,36 +99,61 @@ def component_rows(src: Boot, dst: Boot) -> list[dict]:
     return rows
 
 
-def _layout_reasons(src: Boot, dst: Boot, mask: int, keys=("size", "offset")) -> list[str]:
-    out = []
+def _side_names(src: Boot, dst: Boot, brief: bool) -> tuple[str, str]:
+    if brief:
+        return "the source", "the destination"
+    return src.profile.name, dst.profile.name
+
+
+def _lacks(dst: Boot, mask: int, dn: str, what: str) -> str:
+    """Components of *mask* the destination cannot take: the CPU lacks them, or its kernel does not offer them."""
+    hw = mask & ~dst.profile.supported
+    out = [f"{dn} lacks {_names(hw)}"] if hw else []
+    if mask & ~hw:
+        out.append(f"{what} on Linux {dst.kernel.label} does not offer {_names(mask & ~hw)} on {dn}")
+    return "; ".join(out)
+
+
+def _layout_reasons(src: Boot, dst: Boot, mask: int, keys=("size", "offset"), brief: bool = False) -> list[str]:
+    """Why the two layouts differ for the components of *mask*: one sentence per component and quantity, or
+    (*brief*) one per quantity naming the components, the machines called the source and the destination."""
     sp, dp = src.profile, dst.profile
+    sn, dn = _side_names(src, dst, brief)
+    found: dict = {k: [] for k in keys}
     for n in C.bits(mask & ~C.MASK_FPSSE):
         a, b = sp.components.get(n), dp.components.get(n)
         if a is None or b is None or a.supervisor:
             continue
         if "size" in keys and a.size != b.size:
-            out.append(f"{C.key(n)} is {a.size} bytes on {sp.name} but {b.size} on {dp.name}")
+            found["size"].append((n, f"{C.key(n)} is {a.size} bytes on {sn} but {b.size} on {dn}"))
         if "offset" in keys and a.offset != b.offset:
-            out.append(f"{C.key(n)} at {a.offset} on {sp.name} but {b.offset} on {dp.name}")
+            found["offset"].append((n, f"{C.key(n)} at {a.offset} on {sn} but {b.offset} on {dn}"))
         if "align" in keys and a.align64 != b.align64:
-            out.append(f"{C.key(n)} is {'' if a.align64 else 'not '}64-byte aligned on {sp.name} but "
-                       f"{'' if b.align64 else 'not '}on {dp.name}")
+            found["align"].append((n, f"{C.key(n)} is {'' if a.align64 else 'not '}64-byte aligned on {sn} "
+                                      f"but {'' if b.align64 else 'not '}on {dn}"))
+    if brief:
+        what = {"size": "sizes differ", "offset": "offsets differ", "align": "alignment differs"}
+        out = [f"{what[k]} for {', '.join(C.key(n) for n, _ in v)}" for k, v in found.items() if v]
+    else:
+        out = [text for _, i, text in sorted((n, keys.index(k), t) for k, v in found.items() for n, t in v)]
     # The usual cause, said once: an AMD CPU has no MPX area, so everything above it sits 256 bytes lower.
     shifted = [n for n in C.bits(mask & ~C.MASK_FPSSE) if n > C.BNDCSR and n in sp.components and n in dp.components
                and not sp.components[n].supervisor and abs(sp.components[n].offset - dp.components[n].offset) == 256]
     if "offset" in keys and shifted:
-        lower = sp if sp.components[shifted[0]].offset < dp.components[shifted[0]].offset else dp
-        out.append(f"{lower.name} has no MPX area (Intel keeps bytes 960-1087 for it)")
+        lower = sn if sp.components[shifted[0]].offset < dp.components[shifted[0]].offset else dn
+        out.append(f"{lower} has no MPX area (Intel keeps bytes 960-1087 for it)")
     return out
 
 
-def verdicts(src: Boot, dst: Boot, hosts=None) -> tuple[list[Verdict], dict]:
+def verdicts(src: Boot, dst: Boot, hosts=None, brief: bool = False) -> tuple[list[Verdict], dict]:
     """The migration, replay and checkpoint verdicts, plus the common feature set a VMM can mask to.
 
     *src* and *dst* are the machines whose state moves. For guests of a VMM CPU model they are the guests, and
     *hosts* = (source host Boot, destination host Boot, the guest's kvmblob.GuestKind) says which host kernels
-    move the blob."""
+    move the blob. *brief* (pools): layout differences name the components, not every offset, and the machines
+    are the source and the destination, so that pairs failing for one cause group."""
     out = []
+    sn, dn = _side_names(src, dst, brief)
     sx, dx = kvm_supported_xcr0(src), kvm_supported_xcr0(dst)
     sxs, dxs = kvm_supported_xss(src), kvm_supported_xss(dst)
     missing = (sx & ~dx) | (sxs & ~dxs)
@@ -126,24 +161,26 @@ def verdicts(src: Boot, dst: Boot, hosts=None) -> tuple[list[Verdict], dict]:
         "kvm", "KVM live migration", not missing,
         "every component a source guest may enable (KVM supported XCR0/XSS with full permission) exists on the "
         "destination",
-        [f"{dst.profile.name} lacks {_names(missing)}"] if missing else []))
+        [_lacks(dst, missing, dn, "KVM")] if missing else []))
     out.append(_set_xsave_verdict(src, dst, hosts))
     blob = max(4096, kvm_std_size(src, sx))
     room = max(4096, kvm_std_size(dst, dx))
     out.append(Verdict(
         "kvm", "KVM_SET_XSAVE size", blob <= room,
         "the source's largest KVM_GET_XSAVE2 blob fits the destination's KVM_CAP_XSAVE2",
-        [] if blob <= room else [f"blob of {blob} bytes > {room} on {dst.profile.name}"]))
-    reasons = _layout_reasons(src, dst, sx & dx)
+        [] if blob <= room else [f"blob of {blob} bytes > {room} on {dn}"]))
+    reasons = _layout_reasons(src, dst, sx & dx, brief=brief)
     out.append(Verdict(
         "raw", "raw KVM_GET_XSAVE2 blob", not reasons and not missing,
         "same standard offset and size for every component the guest may use (snapshots that copy the blob: "
-        "Firecracker, cloud-hypervisor)", reasons + ([f"{dst.profile.name} lacks {_names(missing)}"]
-                                                      if missing else [])))
+        "Firecracker, cloud-hypervisor)", reasons + ([_lacks(dst, missing, dn, "KVM")] if missing else [])))
     su, du = src.xcr0, dst.xcr0
-    rr = _layout_reasons(src, dst, su & du, ("size", "offset", "align"))
+    rr = _layout_reasons(src, dst, su & du, ("size", "offset", "align"), brief)
     if su & ~du:
-        rr.insert(0, f"the trace may use {_names(su & ~du)}, which {dst.profile.name} lacks")
+        hw = su & ~du & ~dst.profile.supported
+        rr.insert(0, f"the trace may use {_names(su & ~du)}, which " + (
+            f"{dn} lacks" if hw == su & ~du else f"Linux {dst.kernel.label} does not enable on {dn}" if not hw
+            else f"{dn} lacks or does not enable"))
     out.append(Verdict("rr", "rr record/replay", not rr,
                        "replay CPU has every recorded component, with identical size, offset and alignment", rr))
     criu = []

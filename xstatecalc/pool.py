@@ -216,32 +216,49 @@ class _Profiles:
             return p
         from .inputs import read_text
 
-        text = read_text(m.cpu, what="CPUID dump")
-        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        digest = _digest(m.cpu)
         p = self.by_digest.get(digest)
         if p is None:
             from . import importers
             from .profile import loads_profile
 
+            text = read_text(m.cpu, what="CPUID dump")  # decoded and checked only when new
             res = importers.to_profile(importers.parse(text, m.cpu))
             p = self.by_digest[digest] = self._unique(loads_profile(res.text, m.cpu), ("cpuid", _cpuid_key(res.text)),
                                                       m.where)
         return p
 
     def _unique(self, p, identity, where):
-        key = identity if identity[0] == "spec" else identity
         owner = self.names.get(p.name)
-        if owner is None or owner == key:
-            self.names[p.name] = key
+        if owner is None or owner == identity:
+            self.names[p.name] = identity
             return p
         # Two different CPUs with one name: keep both, distinctly named, and say so.
-        n = 2
-        while f"{p.name}#{n}" in self.names:
-            n += 1
-        name = f"{p.name}#{n}"
-        self.names[name] = key
+        name = distinct_name(p.name, self.names)
+        self.names[name] = identity
         self.renamed.append(f"{where}: a different CPU also named {p.name!r}; called {name!r} here")
         return p._replace(name=name)
+
+
+def distinct_name(name: str, taken) -> str:
+    """NAME-2, NAME-3, ...: the first not in *taken*, for a different CPU whose brand string gave a taken name."""
+    n = 2
+    while f"{name}-{n}" in taken:
+        n += 1
+    return f"{name}-{n}"
+
+
+def _digest(path: str):
+    """The bytes of a file, hashed: dumps of identical machines are identical files, read and hashed but
+    parsed once. None when the file cannot be read (read_text then says why)."""
+    from .inputs import MAX_INPUT_BYTES
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_INPUT_BYTES + 1)
+    except OSError:
+        return None
+    return hashlib.sha1(data, usedforsecurity=False).digest() + len(data).to_bytes(4, "little")
 
 
 def _cpuid_key(profile_text: str) -> str:
@@ -350,7 +367,7 @@ def analyse(cls: list, consumers=(), renamed=(), qemu: bool = True) -> PoolRepor
         for j, b in enumerate(cls):
             if i == j:
                 continue
-            for v in verdicts(a.boot, b.boot)[0]:
+            for v in verdicts(a.boot, b.boot, brief=True)[0]:
                 if not v.ok:
                     reason = v.name + ": " + "; ".join(v.reasons)
                     failing[v.consumer].setdefault(reason, []).append((a.label, b.label))
@@ -420,3 +437,83 @@ def qemu_baseline(cls: list) -> list:
     if not hosts:
         return []
     return qemu_runs_everywhere(hosts)
+
+
+# ------------------------------------------------------------------ import at fleet scale
+
+@record
+class Imported:
+    """One dump of a batch import: the profile it gave, or the earlier dump it repeats."""
+
+    file: str
+    name: str  # the profile's name (made distinct from other CPUs' names)
+    text: str | None  # the profile to write; None for a duplicate
+    duplicate_of: str | None  # the file whose CPUID this one repeats
+    renamed_from: str | None  # the name the brand string gave, when another CPU had it
+    notes: tuple
+    findings: tuple
+    error: str | None = None  # the dump could not be imported (nothing written for it)
+
+    def record(self) -> dict:
+        return {"file": self.file, "name": self.name, "duplicate_of": self.duplicate_of,
+                "renamed_from": self.renamed_from, "findings": list(self.findings), "error": self.error}
+
+
+def expand_files(paths) -> list[str]:
+    """Files named, and the files of directories named (not recursive), in order; '-' is stdin."""
+    out = []
+    for p in paths:
+        if p != "-" and os.path.isdir(p):
+            out += [os.path.join(p, n) for n in sorted(os.listdir(p))
+                    if not n.startswith(".") and os.path.isfile(os.path.join(p, n))]
+        else:
+            out.append(p)
+        if len(out) > MAX_FILES:
+            raise InputError(f"more than {MAX_FILES} files to import")
+    if not out:
+        raise InputError("no file to import (the directories named are empty)")
+    return out
+
+
+def import_many(files, fmt=None) -> list[Imported]:
+    """Every dump in *files* as a profile, identical CPUIDs once: a file whose bytes repeat an earlier one is
+    not parsed again, and one whose CPUID does (another file of the same machine) is a duplicate; two different
+    CPUs never share a name (the second becomes NAME-2, and says so)."""
+    from . import importers
+    from .inputs import read_text
+
+    out: list[Imported] = []
+    by_digest: dict = {}
+    by_cpuid: dict = {}
+    names: dict = {}
+    for f in files:
+        digest = _digest(f) if f != "-" else None
+        first = by_digest.get(digest) if digest is not None else None
+        if first is not None:
+            out.append(Imported(f, first.name, None, first.file, None, (), (), first.error))
+            continue
+        try:
+            text = read_text(f, what="CPUID dump")
+            res = importers.to_profile(importers.parse(text, "<stdin>" if f == "-" else f, fmt))
+        except InputError as e:  # one bad dump does not stop a fleet: it is reported with the rest
+            item = Imported(f, "", None, None, None, (), (), str(e))
+            if digest is not None:
+                by_digest[digest] = item
+            out.append(item)
+            continue
+        key = _cpuid_key(res.text.replace(f"name: {res.name}\n", "", 1))
+        first = by_cpuid.get(key)
+        if first is not None:
+            item = Imported(f, first.name, None, first.file, None, tuple(res.notes), tuple(res.findings))
+        else:
+            name, renamed = res.name, None
+            if name in names:
+                name, renamed = distinct_name(res.name, names), res.name
+            names[name] = f
+            text_out = res.text if renamed is None else res.text.replace(f"name: {res.name}\n", f"name: {name}\n", 1)
+            item = Imported(f, name, text_out, None, renamed, tuple(res.notes + res.warnings), tuple(res.findings))
+            by_cpuid[key] = item
+        if digest is not None:
+            by_digest[digest] = item
+        out.append(item)
+    return out

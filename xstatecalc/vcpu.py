@@ -638,6 +638,7 @@ def qemu_runs_everywhere(hosts: list) -> list:
     from .vmm.qemu import FEATURE_FLAGS, MODELS, RELEASES, SUBLEAF1_FEATURES
 
     out = []
+    vendors = [h.boot.profile.vendor if h.boot is not None else "" for h in hosts]
     for rel in RELEASES:
         known = {f for comp in rel.save_areas.values() for f in comp} | set(SUBLEAF1_FEATURES) | {"xsave"}
         avail = [{f for f in known if FEATURE_FLAGS.get(f) and _accel_has(h, rel, f) is None} for h in hosts]
@@ -661,8 +662,9 @@ def qemu_runs_everywhere(hosts: list) -> list:
                     continue
                 from .vmm.qemu import SAVE_AREA_SIZES
 
+                # Among equals, a model of the hosts' own vendor: what libvirt's baseline would name.
                 rank = (bin(xcr0 | xss).count("1"), sum(SAVE_AREA_SIZES.get(n, 0) for n in C.bits(xcr0 | xss)),
-                        len(feats), release_key(v.first), ver)
+                        sum(1 for v_ in vendors if v_ == m.vendor), len(feats), release_key(v.first), ver)
                 if best is None or rank > best[0]:
                     best = (rank, f"{m.name}-v{ver}", xcr0, xss)
         if best is None:

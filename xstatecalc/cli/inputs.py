@@ -8,36 +8,50 @@ import click
 
 from . import cli
 from ..errors import InputError
-from .common import EXIT_PROBLEM, complete_cpu, emit, install_signal_handlers, note, output_options, warn
+from .common import EXIT_PROBLEM, EXIT_USAGE, complete_cpu, emit, install_signal_handlers, note, output_options, warn
 
 
 @cli.command("import")
-@click.argument("dump", metavar="FILE|-", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--name", metavar="NAME", help="Profile name (default: from the brand string).")
+@click.argument("dumps", nargs=-1, required=True, metavar="FILE|DIR|-...", type=click.Path(allow_dash=True))
+@click.option("--name", metavar="NAME", help="Profile name (default: from the brand string; one dump only).")
 @click.option("--from", "fmt_from", type=click.Choice(["cpuid-r", "aida64", "kernel", "sde"]),
               help="Dump format (default: detected).")
-@click.option("-o", "--output", metavar="PROFILE.yaml", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the profile here (atomically) instead of stdout; '-' is stdout.")
-@click.option("--force", is_flag=True, help="Replace an existing --output file.")
-def import_(dump, name, fmt_from, output, force):
-    """Turn a CPUID dump into a profile.
+@click.option("-o", "--output", metavar="PROFILE.yaml|DIR", type=click.Path(allow_dash=True),
+              help="Write the profile here (atomically) instead of stdout; '-' is stdout. With several dumps or a "
+                   "directory: a directory, one PROFILE.yaml per distinct CPU.")
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+@output_options(default="text", choices=("text", "table", "json", "yaml", "csv"))
+def import_(dumps, name, fmt_from, output, force, fmt):
+    """Turn CPUID dumps into profiles.
 
     Reads `cpuid -r` (Todd Allen), AIDA64/InstLatx64, the kernel's own CPUID dump
     from an XSAVE consistency warning, or Intel SDE cpuid.def, in every layout the
-    InstLatx64 collection uses. Notes and disagreements go to stderr; the profile goes to
-    stdout or -o. Exit 1 (profile still written) when the dump's leaf 0xD is one the
-    kernel would distrust, e.g. a CPUID(0xD,1).EBX that no IA32_XSS explains.
+    InstLatx64 collection uses. One dump: the profile goes to stdout or -o. Many
+    dumps or directories: -o DIR gets one profile per distinct CPU; a dump that
+    repeats another's CPUID is reported as a duplicate, not written twice, and two
+    different CPUs never share a name. Notes and disagreements go to stderr. Exit 1
+    (profiles still written) when a leaf 0xD is one the kernel would distrust.
 
     \b
     Examples:
       cpuid -r | xstatecalc import - --name my-host -o my-host.yaml
       xstatecalc import GenuineIntel00806F8_CPUID.txt -o spr.yaml
+      xstatecalc import fleet-dumps/ -o profiles/ --format json
       xstatecalc sizes --cpu my-host.yaml
     """
     from .. import importers
     from ..inputs import read_text, write_atomic
 
     install_signal_handlers()  # SIGTERM while reading or writing ends like Ctrl-C: exit 130, no temporary file
+    import os
+
+    if len(dumps) > 1 or (dumps[0] != "-" and os.path.isdir(dumps[0])):
+        _import_many(dumps, name, fmt_from, output, force, fmt)
+        return
+    dump = dumps[0]
+    if fmt != "text" and (not output or output == "-"):
+        raise click.UsageError("--format describes the import report, written when the profile goes to -o FILE "
+                               "(the profile itself is YAML)")
 
     text = read_text(dump, what="CPUID dump")
     res = importers.to_profile(importers.parse(text, "<stdin>" if dump == "-" else dump, fmt_from), name)
@@ -49,10 +63,53 @@ def import_(dump, name, fmt_from, output, force):
         warn(f)
     if output and output != "-":
         write_atomic(output, res.text, force=force)
-        note(f"wrote profile {res.name!r} to {output}")
+        if fmt == "text":
+            note(f"wrote profile {res.name!r} to {output}")
+        else:  # the report a batch prints, for one dump
+            from ..pool import Imported
+            from ..views.inputs import import_view
+
+            emit(import_view([Imported(dump, res.name, res.text, None, None, tuple(res.notes),
+                                       tuple(res.findings))], {res.name: output}), fmt)
     else:
         click.echo(res.text, nl=False)
     if res.findings:
+        sys.exit(EXIT_PROBLEM)
+
+
+def _import_many(dumps, name, fmt_from, output, force, fmt):
+    """import with several dumps or directories: every one read first, then one profile per distinct CPU."""
+    import os
+
+    from ..inputs import write_atomic
+    from ..pool import expand_files, import_many
+    from ..views.inputs import import_view
+
+    if name:
+        raise click.UsageError("--name names one profile; with several dumps the brand strings name them")
+    if not output or output == "-" or (os.path.exists(output) and not os.path.isdir(output)):
+        raise click.UsageError("several dumps need -o DIR: a directory for one profile per distinct CPU")
+    items = import_many(expand_files(dumps), fmt_from)
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{output}: cannot create the directory: {e.strerror or e}") from None
+    paths = {it.name: os.path.join(output, f"{it.name}.yaml") for it in items if it.text is not None}
+    if not force:  # all or nothing: no profile written when one would be refused
+        taken = [p for p in paths.values() if os.path.lexists(p)]
+        if taken:
+            raise InputError(f"{taken[0]}: already exists" + (f" (and {len(taken) - 1} more)" if len(taken) > 1
+                                                              else "") + "; use --force to replace them")
+    for it in items:
+        if it.text is not None:
+            write_atomic(paths[it.name], it.text, force=force)
+    for it in items:  # a fleet's notes would drown the findings: those only
+        for f in it.findings:
+            warn(f"{it.file}: {f}")
+    emit(import_view(items, paths), fmt)
+    if any(it.error for it in items):
+        sys.exit(EXIT_USAGE)
+    if any(it.findings for it in items):
         sys.exit(EXIT_PROBLEM)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from .. import components as C
 from ..render import Column, Table, View, csv_records
 from ..report import kernel_fields
@@ -97,3 +99,33 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
     keys = ["file", "nr", "name", "offset", "size", "holds_state"]
     return View(data, [x for x in tables if x.rows], notes,
                 csv_rows=csv_records(keys, [{**data, **c} for c in data["components"]]))
+
+
+def import_view(items, paths: dict) -> View:
+    """A batch import: one row per distinct CPU (the dumps that gave it, the profile written), one per dump
+    that could not be imported. JSON and CSV keep one record per dump."""
+    groups: dict = {}
+    for it in items:
+        if not it.error:
+            groups.setdefault(it.name, []).append(it)
+    written = sum(1 for it in items if it.text is not None)
+    bad = [it for it in items if it.error]
+    t = Table(f"{_n(len(items), 'dump')}, {_n(written, 'distinct CPU')}", [Column("profile"), Column("dumps", R),
+                                                               Column("files", wrap=True)])
+    for name, its in groups.items():
+        first = next(it for it in its if it.text is not None)
+        files = ", ".join(it.file for it in its[:3]) + (f" and {len(its) - 3} more" if len(its) > 3 else "")
+        t.add(f"{name} (renamed)" if first.renamed_from else name, str(len(its)), files)
+    data = [{**it.record(), "written": paths.get(it.name) if it.text is not None else None} for it in items]
+    keys = ["file", "name", "written", "duplicate_of", "renamed_from", "error"]
+    where = sorted({os.path.dirname(p) or "." for p in paths.values()})
+    notes = [f"{_n(written, 'profile')} written" + (f" to {', '.join(where)}" if where else "")
+             + f", {_n(len(items) - written - len(bad), 'duplicate')}"
+             + (f"; {_n(len(bad), 'dump')} not imported (exit 2)." if bad else ".")]
+    notes += [f"renamed: {it.name}, because {it.renamed_from} names another CPU" for it in items if it.renamed_from]
+    notes += [f"not imported: {it.error}" for it in bad]
+    return View(data, [t], notes, csv_rows=csv_records(keys, data))
+
+
+def _n(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")

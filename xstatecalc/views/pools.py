@@ -60,24 +60,21 @@ def pool_view(rep) -> View:
             for label, gains, count in rep.holding_back[:GROUPS_SHOWN]:
                 hb.add(label, count, " ".join(gains))
             tables.append(hb)
-        cons = Table("Who can move state to whom", [Column("for"), Column("verdict"),
-                                                     Column("from → to", wrap=True), Column("why", wrap=True)],
-                     caption="failing pairs grouped: every kind left of → to every kind right of it, for that reason; "
-                             "verdicts in parentheses do not decide the exit code (pool --for)")
+        from ..compare import CONSUMER_TITLES
+
         for c, (ok, groups) in rep.consumers.items():
             gates = c in rep.gating
-            word = "ok" if ok else "FAILS"
+            word = "ok" if ok else f"FAILS, {len(groups)} group{'s' if len(groups) != 1 else ''} of pairs"
+            cons = Table(f"{c} ({CONSUMER_TITLES[c]}): {word}" + ("" if gates else " (does not decide the exit code)"),
+                         [Column("from → to", wrap=True), Column("why", wrap=True)])
             if ok:
-                cons.add(c, word if gates else f"({word})", "every kind → every kind", "-",
-                         style="good" if gates else "dim")
-                continue
+                cons.add("every kind → every kind", "-", style="good" if gates else "dim")
             for f in groups[:GROUPS_SHOWN]:
-                cons.add(c, word if gates else f"({word})", f"{', '.join(f.sources)} → {', '.join(f.destinations)}",
-                         f.reason, style="bad" if gates else "dim")
+                cons.add(f"{', '.join(f.sources)} → {', '.join(f.destinations)}", f.reason,
+                         style="bad" if gates else "dim")
             if len(groups) > GROUPS_SHOWN:
-                cons.add(c, "", "", f"... {len(groups) - GROUPS_SHOWN} more groups (--format json or csv)",
-                         style="dim")
-        tables.append(cons)
+                cons.add("", f"... {len(groups) - GROUPS_SHOWN} more groups (--format json or csv)", style="dim")
+            tables.append(cons)
         if rep.qemu:
             q = Table("The largest QEMU model every member runs without dropping an XSAVE feature (KVM)",
                       [Column("QEMU", R), Column("model"), Column("xcr0", R), Column("guest user size", wrap=True)],

@@ -178,3 +178,22 @@ def test_libc_versions_between_eras(run_json):
     (musl,) = run_json("sigstack", "--cpu", "zen4", "--libc", "musl-1.2.6", "--size", "65536")
     (glibc,) = run_json("sigstack", "--cpu", "zen4", "--libc", "glibc-2.36", "--size", "65536")
     assert musl["libc"]["sc_minsigstksz"] == 3376 + 1024 and glibc["libc"]["rules"] == "glibc 2.34-2.39"
+
+
+# ------------------------------------------------------------------ frames off an alternate stack
+
+@pytest.mark.parametrize("cpu,user_size,expected", [
+    # get_sigframe() by hand: sp - 128 (red zone), buf_fx = round_down(sp - (user size + 4), 64), then
+    # round_down(buf_fx - 440, 16) - 8. Sapphire Rapids' user sizes 2816 and 11008 (reference §5.6) are
+    # multiples of 64, so + 4 loses most to alignment when SP is 64-byte aligned: 128 + 2880 + 448 + 8.
+    ("spr", 2816, 128 + 2880 + 448 + 8),
+    ("spr", 11008, 128 + 11072 + 448 + 8),
+    # Skylake-SP's 2696 (= 42 * 64 + 8): the worst SP is 8 above a 64-byte boundary, where sp - 128 - 2700
+    # sits 4 below one and round_down takes 60 more: 128 + 2700 + 60 + 448 + 8.
+    ("skx", 2696, 128 + 2700 + 60 + 448 + 8),
+])
+def test_a_frame_on_the_thread_stack_takes_the_red_zone_and_the_worst_alignment(cpu, user_size, expected):
+    from xstatecalc.sigframe import thread_stack_frame
+
+    b = boot(resolve(cpu), resolve_kernel("6.18"))
+    assert thread_stack_frame(b, user_size) == expected

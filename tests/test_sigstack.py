@@ -3,7 +3,8 @@
 Numbers come from the sources named at each test: glibc (bminor/glibc tags glibc-2.34..2.42,
 sysdeps/unix/sysv/linux/sysconf-sigstksz.h, x86/dl-minsigstacksize.h, sysdeps/x86/cpu-features.c),
 musl (996b6154, 8c43c562, 300a1f53), the kernel (arch/x86/kernel/signal.c, 7.3), the reference model
-(AT_MINSIGSTKSZ 11952 on Sapphire Rapids, 3632 on Skylake-SP, 3376 on Zen 4) and the issue reports cited.
+(AT_MINSIGSTKSZ 11952 on Sapphire Rapids, 3632 on Skylake-SP, 3376 on Zen 4), the issue reports cited and
+the runtimes' own code as userspace_rules.yaml names it (the constants quoted at each test).
 """
 
 import json
@@ -85,6 +86,66 @@ def test_clickhouse_aligned_alloc_fails_with_47808():
     # ClickHouse/ClickHouse#109300: aligned_alloc(page, MINSIGSTKSZ) with glibc 2.34+ headers on SPR.
     st = report("spr", runtimes=["clickhouse"]).stacks[0]
     assert (st.size, st.verdict) == (47808, "alloc-fails")
+
+
+def era(stacks, who):
+    (st,) = [s for s in stacks if s.who == who]
+    return st
+
+
+def test_hotspot_and_openj9_zones_with_and_without_amx():
+    # Frames off an alternate stack take the red zone and the frame below SP: 3464 bytes on Sapphire Rapids
+    # without AMX, 11656 with it (test_a_frame_on_the_thread_stack...), 3344 on Skylake-SP.
+    spr = report("spr", runtimes=["hotspot", "openj9"]).stacks
+    # HotSpot: Java code keeps StackShadowPages (20) * 4 KiB below SP, then guard pages.
+    java = era(spr, "hotspot java")
+    assert (java.kind, java.size, java.need, java.margin, java.verdict) == (
+        "below-sp", 20 * 4096, {"default": 3464, "permitted": 11656}, 20 * 4096 - 11656, "fits")
+    # OpenJ9: 0x2800 below the overflow mark, less the 40-byte J9JavaStack header, then malloc()ed memory.
+    stack = era(spr, "openj9 java-stack")
+    assert (stack.size, stack.verdict, stack.margin) == (10240 - 40, "fits-without-amx", 10240 - 40 - 11656)
+    assert stack.delivered is True  # nothing stops the kernel: it writes over the memory below
+    osr = era(spr, "openj9 osr<0.62")  # a 64-byte scratch area (eclipse-openj9/openj9#24487)
+    assert (osr.size, osr.verdict, osr.fits) == (64, "corrupts-memory", False)
+    fixed = era(spr, "openj9 osr 0.62+")  # + J9_STACK_OVERFLOW_RESERVED_SIZE 0x2000 (#24518, #24595)
+    assert (fixed.size, fixed.verdict) == (64 + 8192, "fits-without-amx")
+    skx = report("skx", runtimes=["openj9"]).stacks  # no AMX: one frame size
+    assert [(s.verdict, s.margin) for s in skx] == [("fits", 10200 - 3344), ("corrupts-memory", 64 - 3344),
+                                                    ("fits", 8256 - 3344)]
+
+
+def test_gramine_ssa_holds_an_amx_xfrm():
+    # SSA_FRAME_SIZE = 4 pages must hold GPRSGX (176) + EXINFO (16) + the XSAVE image of XFRM: 11008 with AMX
+    # (Gramine's SSA_XSAVE_SIZE_MAX 0x2b00 and its static_assert), 2696 on Linux 5.15 (AMX arrives in 5.16).
+    stacks = report("spr", kernel="6.18", runtimes=["gramine"]).stacks
+    ssa = era(stacks, "gramine ssa")
+    assert (ssa.kind, ssa.size, ssa.need["permitted"], ssa.margin) == ("buffer", 16384, 11200, 16384 - 11200)
+    assert ssa.verdict == "fits" and ssa.delivered is None
+    nested = era(stacks, "gramine sig-stack")  # half of the 64 KiB enclave signal stack, per nested exception
+    assert nested.need["permitted"] == 11008 + 144 + 16 + 128 + 12 + 63 and 32768 // nested.need["permitted"] == 2
+    old = era(report("spr", kernel="5.15", runtimes=["gramine"]).stacks, "gramine ssa")
+    assert old.need["permitted"] == 2696 + 192
+    assert era(stacks, "gramine host").size == 65536 - 112
+
+
+def test_dynamorio_fixed_copy_before_7_1_and_the_mpx_frame():
+    # DynamoRIO/dynamorio#1937: "extended_size 1092, expected 896" on Skylake with MPX (XCR0 0x1f: 1088 + 4)
+    # against AVX_FRAME_EXTRA = 832 + 64 - 4 + 4 = 896.
+    skl = era(report("skl", kernel="4.15", runtimes=["dynamorio"]).stacks, "dynamorio copy<7.1")
+    assert (skl.size, skl.need, skl.verdict) == (896, {"default": 1092, "permitted": 1092}, "buffer-too-small")
+    # An AVX-only CPU (XCR0 0x7: 832 + 4) fitted.
+    assert era(report("hsw", runtimes=["dynamorio"]).stacks, "dynamorio copy<7.1").verdict == "fits"
+    # 7.1+ learns the size from a SIGILL it sends itself at start-up, before any AMX permission: 2816 + 4 on
+    # Sapphire Rapids, while a process that later takes AMX gets 11008 + 4.
+    new = era(report("spr", runtimes=["dynamorio"]).stacks, "dynamorio copy 7.1+")
+    assert (new.size, new.need["permitted"], new.verdict) == (2820, 11012, "fits-without-amx")
+
+
+def test_runtimes_without_an_alternate_stack_are_listed_not_judged(run):
+    v8, node = report("spr", runtimes=["v8", "node"]).stacks
+    assert (v8.verdict, v8.fits, v8.margin, node.verdict) == ("no-altstack", None, None, "no-altstack")
+    assert v8.need == {"default": 3464, "permitted": 11656} and "11656" in v8.why
+    assert run("sigstack", "--cpu", "spr", "--runtime", "v8", "--runtime", "node").exit_code == 0
 
 
 def test_ldso_save_areas():
@@ -197,3 +258,33 @@ def test_a_frame_on_the_thread_stack_takes_the_red_zone_and_the_worst_alignment(
 
     b = boot(resolve(cpu), resolve_kernel("6.18"))
     assert thread_stack_frame(b, user_size) == expected
+
+
+def test_sigstack_json_stack_keys(run_json):
+    # One name per idea: the stack keys of issue 13, plus kind and need for the places that are not stacks.
+    (data,) = run_json("sigstack", "--cpu", "zen4", "--runtime", "go", "--runtime", "hotspot")
+    keys = {"who", "version", "kind", "size", "usable", "need", "fits", "delivered", "margin", "verdict", "why",
+            "consequence", "formula", "source", "status", "reports"}
+    assert all(set(s) == keys for s in data["stacks"])
+    kinds = {s["who"]: s["kind"] for s in data["stacks"]}
+    assert (kinds["go"], kinds["hotspot java"]) == ("altstack", "below-sp")
+
+
+@pytest.mark.parametrize("record, complaint", [
+    ({"kind": "buffer", "size": "896"}, "need: required"),
+    ({"kind": "altstack", "size": "8192", "macros": "constant", "on_refused": "abort", "need": "XSTATE"},
+     "unknown key(s) need"),
+    ({"kind": "below-sp", "size": "64"}, "below: expected one of guard, memory"),
+    ({"kind": "on-the-heap", "size": "64"}, "kind: expected one of"),
+    ({"size": "XSTATE", "macros": "constant", "on_refused": "abort"}, "unknown name(s) XSTATE"),  # buffers only
+    ({"size": "48", "macros": "constant", "on_refused": "abort", "page_multiple": True}, "on_alloc_failure"),
+])
+def test_runtime_records_are_checked_against_their_kind(record, complaint):
+    from xstatecalc.errors import InputError
+    from xstatecalc.userspace import ENGINE_NAMES, _runtime
+
+    base = {"name": "x", "title": "x", "versions": "1", "source": "x", "status": "read"}
+    with pytest.raises(InputError, match=complaint.replace("(", r"\(").replace(")", r"\)")):
+        _runtime({**base, **record}, "runtimes[0]", ENGINE_NAMES)
+
+

@@ -93,6 +93,26 @@ def era(stacks, who):
     return st
 
 
+def test_datadog_8192_holds_only_the_frame_without_amx():
+    # libdatadog 6-13: create_alt_stack() maps SIGSTKSZ, the libc crate's 8192. On Sapphire Rapids the frame a
+    # 64-bit process gets is round_up(2816 + 4, 64) + 456 = 3336 without AMX and round_up(11008 + 4, 64) + 456
+    # = 11528 with it in use (user sizes: reference §5.6).
+    old, new = report("spr", libc="glibc-2.39", runtimes=["datadog"]).stacks
+    assert (old.size, old.verdict, old.delivered) == (8192, "fits-without-amx", False)
+    assert "3336" in old.why and "11528" in old.why
+    assert (new.size, new.verdict) == (16 * 4096, "fits")  # v14+: max(SIGSTKSZ, 16 pages), PR #693
+    # musl 1.2.6 refuses 8192 below 12976 and the crash tracker's set-up fails.
+    (musl,) = report("spr", libc="musl", runtimes=["datadog"]).stacks[:1]
+    assert musl.verdict == "refused-by-libc" and "no crash handler" in musl.consequence
+
+
+def test_wasmtime_2_fits_everywhere(run):
+    # MIN_STACK_SIZE = 64 * 4096 since PR #4964 (v2.0): far above any AT_MINSIGSTKSZ modelled.
+    data = json.loads(run("sigstack", "--cpu", "all", "--kernel", "lts", "--runtime", "wasmtime", "-f", "json").stdout)
+    stacks = [s for d in data for s in d["stacks"] if s["who"] == "wasmtime 2.0+"]
+    assert len(stacks) == len(data) and all(s["size"] == 262144 and s["verdict"] == "fits" for s in stacks)
+
+
 def test_hotspot_and_openj9_zones_with_and_without_amx():
     # Frames off an alternate stack take the red zone and the frame below SP: 3464 bytes on Sapphire Rapids
     # without AMX, 11656 with it (test_a_frame_on_the_thread_stack...), 3344 on Skylake-SP.

@@ -93,6 +93,22 @@ def era(stacks, who):
     return st
 
 
+def test_ocaml_5_aborts_on_musl_1_2_6_and_14933_fixes_it():
+    # ocaml/ocaml#14933: Alpine 3.24 (musl 1.2.6), Xeon Platinum 8488C, AT_MINSIGSTKSZ 11952, _SC_MINSIGSTKSZ
+    # 12976, SIGSTKSZ 8192: "Fatal error: Failed to allocate signal stack for domain 0" - the whole process.
+    stacks = report("spr", libc="musl", runtimes=["ocaml"]).stacks
+    five = era(stacks, "ocaml 5.0-5.4")
+    assert (five.size, five.verdict, five.consequence) == (8192, "refused-by-libc", "the program aborts")
+    # 4.14's caml_setup_stack_overflow_detection() failing only leaves the SIGSEGV handler out.
+    assert "without an alternate stack" in era(stacks, "ocaml 4.14").consequence
+    # caml_sigstksz() = sysconf(_SC_SIGSTKSZ): musl 1.2.6's _SC_MINSIGSTKSZ + 6144 = 12976 + 6144.
+    fixed = era(stacks, "ocaml #14933")
+    assert (fixed.size, fixed.verdict) == (12976 + 6144, "fits")
+    # oxcaml#3986 with musl's constant macros (2048, 8192): AT > MINSIGSTKSZ, so max(8192, 4 * max(2048, AT)).
+    (ox,) = report("spr", libc="musl", runtimes=["oxcaml"]).stacks
+    assert (ox.size, ox.verdict) == (4 * 11952, "fits")
+
+
 def test_datadog_8192_holds_only_the_frame_without_amx():
     # libdatadog 6-13: create_alt_stack() maps SIGSTKSZ, the libc crate's 8192. On Sapphire Rapids the frame a
     # 64-bit process gets is round_up(2816 + 4, 64) + 456 = 3336 without AMX and round_up(11008 + 4, 64) + 456

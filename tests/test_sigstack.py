@@ -76,21 +76,40 @@ def test_rust_on_newer_musl_runs_without_an_overflow_handler():
 
 
 def test_erlang_before_the_fix_aborts_on_newer_musl_with_amx():
-    # OTP before 29.1 asks for SIGSTKSZ, musl's constant 8192 (erlang/otp#11349, Granite Rapids).
-    old, new = report("gnr", libc="musl", runtimes=["erlang"]).stacks
+    # OTP before 29.1 asks for SIGSTKSZ, musl's constant 8192 (erlang/otp#11349, Granite Rapids). #11249's
+    # max(SIGSTKSZ, AT) is AT_MINSIGSTKSZ itself, 11952, which musl 1.2.6 still refuses below AT + 1024 (#11376's
+    # account); #11376 asks for sysconf(_SC_MINSIGSTKSZ), 12976.
+    old, patched, new = report("gnr", libc="musl", runtimes=["erlang"]).stacks
     assert (old.size, old.verdict, old.consequence) == (8192, "refused-by-libc", "the program aborts")
-    assert new.fits and new.size == 12976
-
-
-def test_clickhouse_aligned_alloc_fails_with_47808():
-    # ClickHouse/ClickHouse#109300: aligned_alloc(page, MINSIGSTKSZ) with glibc 2.34+ headers on SPR.
-    st = report("spr", runtimes=["clickhouse"]).stacks[0]
-    assert (st.size, st.verdict) == (47808, "alloc-fails")
+    assert (patched.size, patched.verdict) == (11952, "refused-by-libc")
+    assert new.fits and new.size == 11952 + 1024
 
 
 def era(stacks, who):
     (st,) = [s for s in stacks if s.who == who]
     return st
+
+
+def test_clickhouse_26_aborts_at_start_up_on_amx_with_new_glibc_headers_while_25_works():
+    # ClickHouse/ClickHouse#109300 (26.5.1-26.6.1 from nixpkgs, glibc 2.42, AT_MINSIGSTKSZ 11952): C++ with
+    # glibc >= 2.34 headers sees MINSIGSTKSZ = sysconf(_SC_SIGSTKSZ) = 4 * 11952 = 47808, 11 pages + 2752, and
+    # the strict aligned_alloc of 26.x returns EINVAL: the uncaught exception aborts at start-up (#108811).
+    # "25.10 works on the same host with the same glibc": its allocator takes the size. #108813 rounds up.
+    stacks = report("spr", libc="glibc-2.39", runtimes=["clickhouse"]).stacks
+    broken = era(stacks, "clickhouse 26.3+")
+    assert (broken.size, broken.verdict, broken.fits) == (4 * 11952, "alloc-fails", False)
+    assert broken.consequence == "the program aborts at start-up" and broken.margin is None
+    works = era(stacks, "clickhouse 25.4-25.x")  # no guard page in release builds from 25.4
+    assert (works.size, works.verdict, works.margin) == (47808, "fits", 47808 - 11952)
+    fixed = era(stacks, "clickhouse #108813")
+    assert (fixed.size, fixed.verdict) == (12 * 4096, "fits")
+    guarded = era(stacks, "clickhouse <24.5")  # max(16 KiB, MINSIGSTKSZ), its first page PROT_NONE
+    assert (guarded.usable, guarded.verdict) == (47808 - 4096, "fits")
+    # Without AMX 4 * AT_MINSIGSTKSZ (Skylake-SP: 4 * 3632 = 14528) is below 32 KiB, a page multiple.
+    skx = era(report("skx", libc="glibc-2.39", runtimes=["clickhouse"]).stacks, "clickhouse 26.3+")
+    assert (skx.size, skx.verdict) == (32768, "fits")
+    # A failed sigaltstack() only warns in every era; the allocation's failure is what aborts.
+    assert {rt.on_refused for rt in find_runtimes(["clickhouse"])} == {"warn"}
 
 
 def test_ocaml_5_aborts_on_musl_1_2_6_and_14933_fixes_it():

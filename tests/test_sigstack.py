@@ -343,3 +343,13 @@ def test_runtime_records_are_checked_against_their_kind(record, complaint):
         _runtime({**base, **record}, "runtimes[0]", ENGINE_NAMES)
 
 
+def test_runtime_help_and_completion_name_every_runtime(run):
+    from xstatecalc.cli import cli
+
+    names = {rt.name for rt in rules().runtimes}
+    help_text = " ".join(run("sigstack", "--help").stdout.split())
+    listed = help_text.split("every era of it (", 1)[1].split(")", 1)[0]
+    assert set(listed.split(", ")) == names
+    res = run.invoke(cli, [], prog_name="xstatecalc", env={
+        "_XSTATECALC_COMPLETE": "bash_complete", "COMP_WORDS": "xstatecalc sigstack --runtime ", "COMP_CWORD": "3"})
+    assert {line.split(",", 1)[1] for line in res.stdout.splitlines()} == names

@@ -25,11 +25,12 @@ def sigstack_view(reports) -> View:
             return _sigstack_tables(reports[0]), _sigstack_notes(reports), None
         t = Table("Alternate signal stacks (bytes)",
                   [Column("cpu"), Column("kernel"), Column("AT", R), Column("SC_MIN", R), Column("SC_SIG", R),
-                   Column("stacks that do not hold AT", wrap=True)],
+                   Column("stacks that fall short", wrap=True)],
                   caption=f"C library: {reports[0].libc.choice.label}; AT: AT_MINSIGSTKSZ, the largest frame the "
                           "kernel may deliver; SC_MIN, SC_SIG: sysconf(_SC_MINSIGSTKSZ), sysconf(_SC_SIGSTKSZ); "
-                          "kernel a-b: every kernel asked for from a to b gives this row; details per stack: one CPU "
-                          "and kernel, or --format json")
+                          "fall short: a stack that does not hold AT, or a runtime's room or buffer that does not hold "
+                          "the frame (its verdict in brackets); kernel a-b: every kernel asked for from a to b gives "
+                          "this row; details per stack: one CPU and kernel, or --format json")
         order: dict = {}
         rows = []
         for r in reports:

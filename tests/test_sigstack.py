@@ -343,6 +343,14 @@ def test_runtime_records_are_checked_against_their_kind(record, complaint):
         _runtime({**base, **record}, "runtimes[0]", ENGINE_NAMES)
 
 
+def test_a_runtime_record_is_a_mapping():
+    from xstatecalc.errors import InputError
+    from xstatecalc.userspace import ENGINE_NAMES, _runtime
+
+    with pytest.raises(InputError, match="expected a mapping"):
+        _runtime(["name: x"], "runtimes[0]", ENGINE_NAMES)
+
+
 def test_runtime_help_and_completion_name_every_runtime(run):
     from xstatecalc.cli import cli
 

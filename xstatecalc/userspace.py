@@ -162,7 +162,8 @@ def rules() -> Rules:
 
 def _runtime(r, where: str, known: set) -> Runtime:
     """One runtime record, its keys checked against its kind and its formulas parsed."""
-    kind = r.get("kind", "altstack") if isinstance(r, dict) else None
+    _check_keys(r, set(r) if isinstance(r, dict) else set(), where)  # a mapping, before its kind is read
+    kind = r.get("kind", "altstack")
     if kind not in KINDS:
         raise InputError(f"{RULES_FILE}: {where}.kind: expected one of {', '.join(KINDS)}")
     _check_keys(r, _COMMON_KEYS | _KIND_KEYS[kind], f"{where} ({kind})")

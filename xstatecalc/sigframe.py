@@ -15,6 +15,10 @@ down to 64, then the 440-byte rt_sigframe, then round_down(sp, 16) - 8; __on_sig
 result strictly above ss_sp. With a 64-byte aligned top (mmap, aligned_alloc) that is
 round_up(user_size + 4, 64) + 456 bytes: 2952 for a 2432-byte XCR0 0xe7, as measured on a 6.18 host
 (a 2953-byte stack with a page-aligned top gets the signal, 2952 bytes gets SIGSEGV).
+
+Without an alternate stack (or without SA_ONSTACK) the same arithmetic starts at the interrupted SP
+less the 128-byte red zone of the x86-64 ABI, which get_sigframe() skips only when it does not switch
+stacks; :func:`thread_stack_frame` takes the worst of the SP alignments a program can have there.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ FP_XSTATE_MAGIC2_SIZE = 4
 MINSIGSTKSZ = 2048  # kernel/signal.c do_sigaltstack(): less is -ENOMEM on every kernel
 MATHFRAME_ALIGN = 64  # fpu__alloc_mathframe(): round_down(sp - frame_size, 64), XSAVE wants 64-byte alignment
 FRAME_ALIGNMENT = 16  # get_sigframe(): round_down(sp, FRAME_ALIGNMENT) - 8, the ABI's entry alignment
+RED_ZONE = 128  # get_sigframe(): "sp -= 128" for a 64-bit frame; replaced by the top when it switches stacks
 
 
 def fpstate_size(b, ia32: bool | None = None) -> int:
@@ -55,16 +60,40 @@ def frame_size(b, user_size: int, ia32: bool | None = None) -> int:
     return (frame + 15 + fpstate + 63 + 15) // 16 * 16
 
 
+def xstate_sigframe_size(b, user_size: int) -> int:
+    """xstate_sigframe_size(): the XSAVE image in a frame, fpstate->user_size + FP_XSTATE_MAGIC2; it is also
+    the extended_size the kernel writes into the frame's sw_reserved bytes."""
+    return user_size + (FP_XSTATE_MAGIC2_SIZE if b.xsave else 0)
+
+
+def _frame_bottom(sp: int, math: int) -> int:
+    """get_sigframe() for a 64-bit frame from *sp* down: fpu__alloc_mathframe() puts the *math*-byte XSAVE
+    image at round_down(sp - math, 64), then the rt_sigframe below it, round_down(.., 16) - 8. Returns the
+    lowest byte written (the handler's return address)."""
+    buf_fx = (sp - math) // MATHFRAME_ALIGN * MATHFRAME_ALIGN
+    return (buf_fx - RT_SIGFRAME) // FRAME_ALIGNMENT * FRAME_ALIGNMENT - 8
+
+
 def delivered_frame(b, user_size: int) -> int | None:
     """Bytes get_sigframe() takes below a 64-byte aligned alternate-stack top for a 64-bit process whose
     fpstate->user_size is *user_size*; the stack must be larger than this. None on a 32-bit kernel (the
     ia32 frame: only the bound is modelled)."""
     if not b.options.x86_64:
         return None
-    math = user_size + (FP_XSTATE_MAGIC2_SIZE if b.xsave else 0)  # xstate_sigframe_size()
-    math = -(-math // MATHFRAME_ALIGN) * MATHFRAME_ALIGN
-    # buf_fx is 64-aligned, so round_down(buf_fx - 440, 16) = buf_fx - round_up(440, 16); then the - 8.
-    return math + -(-RT_SIGFRAME // FRAME_ALIGNMENT) * FRAME_ALIGNMENT + 8
+    top = 1 << 20  # any 64-byte aligned address
+    return top - _frame_bottom(top, xstate_sigframe_size(b, user_size))
+
+
+def thread_stack_frame(b, user_size: int) -> int | None:
+    """Bytes a signal takes below the interrupted SP of a 64-bit process when the frame does not go to an
+    alternate stack: the 128-byte red zone, then the frame (get_sigframe()). The frame's alignment depends
+    on the SP, so this is the worst of the eight 8-byte aligned SPs modulo 64 (push, pop and call keep
+    SP 8-byte aligned). None on a 32-bit kernel."""
+    if not b.options.x86_64:
+        return None
+    math = xstate_sigframe_size(b, user_size)
+    base = 1 << 20
+    return max(sp - _frame_bottom(sp - RED_ZONE, math) for sp in range(base, base + 64, 8))
 
 
 @record
@@ -76,6 +105,10 @@ class SignalStack:
     frame_permitted: int  # ... for one with every permitted dynamic feature (= AT_MINSIGSTKSZ)
     delivered_default: int | None  # the frame a 64-bit process really gets (delivered_frame()), no AMX
     delivered_permitted: int | None  # ... with every permitted dynamic feature in use
+    thread_default: int | None  # bytes a signal takes below the interrupted SP off an alternate stack, no AMX
+    thread_permitted: int | None  # ... with every permitted dynamic feature in use
+    xstate_default: int  # the frame's XSAVE image (sw_reserved.extended_size), no AMX
+    xstate_permitted: int  # ... with every permitted dynamic feature in use
     dynamic: bool  # the system has dynamic features (AMX with XFD): fpu_state_size_dynamic()
     check_default: int | None  # sigaltstack() wants ss_size > this for a task without permission (None: no check)
     check_permitted: int | None  # ... for a permitted task (None: no check)
@@ -106,7 +139,9 @@ def signal_stack(b, *, strict: bool = False) -> SignalStack:
             check_default = base + default_size
     perm_min = frame_permitted if dynamic and k.xcomp_prctl else None
     return SignalStack(frame_permitted if k.sigframe else None, frame_default, frame_permitted,
-                       delivered_frame(b, default_size), delivered_frame(b, permitted_size), dynamic,
+                       delivered_frame(b, default_size), delivered_frame(b, permitted_size),
+                       thread_stack_frame(b, default_size), thread_stack_frame(b, permitted_size),
+                       xstate_sigframe_size(b, default_size), xstate_sigframe_size(b, permitted_size), dynamic,
                        check_default, check_permitted, perm_min, strict)
 
 

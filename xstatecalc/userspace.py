@@ -17,17 +17,33 @@ from .records import record
 RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "userspace_rules.yaml")
 LIBC_NAMES = ("glibc", "musl")
 ENGINE_NAMES = {"AT", "EBX", "PAGE", "SC_MINSIGSTKSZ", "SC_SIGSTKSZ", "SIGSTKSZ", "MINSIGSTKSZ", "EMU_PAD"}
+# A buffer's formulas may also name the XSAVE image of the frame (sw_reserved.extended_size): XSTATE for the
+# process judged (without AMX, then with every permitted feature in use), XSTATE_AT_INIT as a signal the
+# program sends itself at start-up sees it (no permission asked yet).
+BUFFER_NAMES = {"XSTATE", "XSTATE_AT_INIT"}
+# What a program does when sigaltstack() or the stack's allocation fails (on_refused, on_alloc_failure).
 ON_REFUSED = {
     "abort": "the program aborts",
+    "abort-at-start": "the program aborts at start-up",
     "ignore": "it runs without an alternate stack: a stack overflow or a fault in its handler is a plain SIGSEGV",
-    "fail-thread": "the thread (or OCaml domain) fails to start",
+    "fail-thread": "the thread fails to start",
+    "fail-init": "its set-up returns an error and no crash handler is installed",
     "warn": "it logs a warning and runs without an alternate stack",
 }
+# Where the frame lands, and so how a record is judged (sigstack.runtime_stack):
+#   altstack  the runtime's alternate signal stack of `size` bytes (the kernel's and the C library's checks)
+#   below-sp  below the interrupted SP, in `size` bytes the runtime keeps free there (none: nothing kept);
+#             `below` says what is past them: guard (PROT_NONE) or memory (ordinary memory)
+#   buffer    a fixed buffer of `size` bytes that must hold `need` (the runtime copies state into it)
+KINDS = ("altstack", "below-sp", "buffer")
+_KIND_KEYS = {"altstack": {"size", "macros", "guard", "guard_outside", "page_multiple", "on_refused",
+                           "on_alloc_failure"},
+              "below-sp": {"size", "below", "on_overflow"},
+              "buffer": {"size", "need", "macros", "on_overflow"}}
+_COMMON_KEYS = {"name", "era", "kind", "title", "versions", "constants", "source", "status", "notes", "reports"}
 _LIBC_KEYS = {"versions", "sysconf", "sc_minsigstksz", "sc_sigstksz", "dynamic_sigstksz", "dynamic_minsigstksz",
               "minsigstksz", "sigstksz", "pthread_stack_min", "dynamic_pthread_stack_min", "sigaltstack_min", "ldso",
               "evidence", "status"}
-_RUNTIME_KEYS = {"name", "era", "title", "versions", "size", "constants", "macros", "guard", "guard_outside", "page_multiple",
-                 "on_refused", "source", "status", "notes", "reports"}
 _LDSO_KEYS = {"register_area", "lazy_mask", "tlsdesc_mask", "evidence"}
 
 
@@ -56,13 +72,13 @@ class LibcEra:
 
 @record
 class Runtime:
-    """A program's alternate signal stack rule."""
+    """A program's rule for the place its signal frames land: an alternate stack, room below SP, a buffer."""
 
     name: str
-    era: str  # short label when the runtime has several rules ("<29.1"); "" otherwise
+    era: str  # short label telling a runtime's records apart ("<29.1", "copy 7.1+"); "" when it has one
     title: str
     versions: str
-    size: Formula
+    size: Formula | None  # the stack, the room below SP or the buffer; None: nothing is kept (below-sp)
     constants: dict
     macros: str  # dynamic | constant
     guard: int
@@ -72,6 +88,11 @@ class Runtime:
     status: str
     notes: str
     reports: tuple
+    kind: str = "altstack"
+    below: str = ""  # below-sp: guard | memory
+    need: Formula | None = None  # buffer: what it must hold
+    on_alloc_failure: str = ""  # altstack with page_multiple: what a failed allocation does (ON_REFUSED)
+    on_overflow: str = ""  # below-sp, buffer: what the program does when it does not hold the frame
 
 
 @record
@@ -135,21 +156,51 @@ def rules() -> Rules:
         libcs[name] = out
     for era, facts in data["ldso"].items():
         _check_keys(facts, _LDSO_KEYS, f"ldso.{era}")
-    runtimes = []
-    for i, r in enumerate(data["runtimes"]):
-        where = f"runtimes[{i}]"
-        _check_keys(r, _RUNTIME_KEYS, where)
-        consts = dict(r.get("constants") or {})
-        if r.get("on_refused") not in ON_REFUSED:
-            raise InputError(f"{RULES_FILE}: {where}.on_refused: expected one of {', '.join(ON_REFUSED)}")
-        if r.get("macros") not in ("dynamic", "constant"):
-            raise InputError(f"{RULES_FILE}: {where}.macros: expected dynamic or constant")
-        runtimes.append(Runtime(str(r["name"]), str(r.get("era", "")), str(r["title"]), str(r["versions"]),
-                                _formula(r["size"], f"{where}.size", known | set(consts)), consts, r["macros"],
-                                int(r.get("guard", 0)), bool(r.get("page_multiple", False)), r["on_refused"],
-                                str(r["source"]), str(r["status"]), str(r.get("notes", "")),
-                                tuple(r.get("reports") or ())))
-    return Rules(libcs, dict(data["ldso"]), constants, tuple(runtimes))
+    runtimes = tuple(_runtime(r, f"runtimes[{i}]", known) for i, r in enumerate(data["runtimes"]))
+    return Rules(libcs, dict(data["ldso"]), constants, runtimes)
+
+
+def _runtime(r, where: str, known: set) -> Runtime:
+    """One runtime record, its keys checked against its kind and its formulas parsed."""
+    _check_keys(r, set(r) if isinstance(r, dict) else set(), where)  # a mapping, before its kind is read
+    kind = r.get("kind", "altstack")
+    if kind not in KINDS:
+        raise InputError(f"{RULES_FILE}: {where}.kind: expected one of {', '.join(KINDS)}")
+    _check_keys(r, _COMMON_KEYS | _KIND_KEYS[kind], f"{where} ({kind})")
+    for key in ("name", "title", "versions", "source", "status"):
+        if not r.get(key):
+            raise InputError(f"{RULES_FILE}: {where}.{key}: required")
+    if r["status"] not in ("read", "reference"):
+        raise InputError(f"{RULES_FILE}: {where}.status: expected read or reference")
+    consts = dict(r.get("constants") or {})
+    names = known | set(consts) | (BUFFER_NAMES if kind == "buffer" else set())
+
+    def formula(key):
+        return _formula(r[key], f"{where}.{key}", names) if key in r else None
+
+    def choice(key, allowed, default=None):
+        value = r.get(key, default)
+        if value not in allowed:
+            raise InputError(f"{RULES_FILE}: {where}.{key}: expected one of {', '.join(allowed)}")
+        return value
+
+    # How SIGSTKSZ/MINSIGSTKSZ reach the code matters for every stack; a buffer rarely names them.
+    macros = choice("macros", ("dynamic", "constant"), None if kind == "altstack" else "constant")
+    on_refused = on_alloc_failure = below = ""
+    if kind == "altstack":
+        on_refused = choice("on_refused", tuple(ON_REFUSED))
+        if r.get("page_multiple") or "on_alloc_failure" in r:  # only a strict allocator fails on the size
+            on_alloc_failure = choice("on_alloc_failure", tuple(ON_REFUSED))
+    if kind == "below-sp" and "size" in r:
+        below = choice("below", ("guard", "memory"))
+    if kind != "below-sp" and "size" not in r:
+        raise InputError(f"{RULES_FILE}: {where}.size: required")
+    if kind == "buffer" and "need" not in r:
+        raise InputError(f"{RULES_FILE}: {where}.need: required")
+    return Runtime(str(r["name"]), str(r.get("era", "")), str(r["title"]), str(r["versions"]), formula("size"),
+                   consts, macros, int(r.get("guard", 0)), bool(r.get("page_multiple", False)), on_refused,
+                   str(r["source"]), str(r["status"]), str(r.get("notes", "")), tuple(r.get("reports") or ()),
+                   kind, below, formula("need"), on_alloc_failure, str(r.get("on_overflow", "")))
 
 
 @record

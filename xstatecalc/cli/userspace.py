@@ -32,8 +32,9 @@ def _complete_libc(ctx, param, incomplete):
               help="The C library: glibc, glibc-2.39, musl, musl-1.2.5 (default: the newest glibc modelled; with "
                    "--cpu host, this machine's).")
 @click.option("--runtime", "-r", "runtime_names", multiple=True, metavar="NAME", shell_complete=_complete_runtime,
-              help="A runtime's stack (go, rust, cpython, erlang, dotnet, sanitizers, breakpad, crashpad, swift, ocaml, "
-                   "clickhouse, wine). Repeatable; default: all, unless --size is given.")
+              help="A runtime's stack, every era of it (go, rust, cpython, erlang, dotnet, sanitizers, breakpad, "
+                   "crashpad, swift, ocaml, oxcaml, clickhouse, wine, hotspot, openj9, wasmtime, datadog, julia, "
+                   "dynamorio, gramine, v8, node). Repeatable; default: all, unless --size is given.")
 @click.option("--size", "sizes", multiple=True, type=click.IntRange(min=0, max=1 << 40), metavar="BYTES",
               help="Judge your own sigaltstack size too. Repeatable.")
 @click.option("--strict-sas-size", is_flag=True,
@@ -46,15 +47,19 @@ def sigstack(cpu_specs, kernels, options, libc, runtime_names, sizes, strict_sas
     what the C library reports (sysconf(_SC_MINSIGSTKSZ), _SC_SIGSTKSZ, the
     macros, ld.so's save areas); and each runtime's stack with its verdict:
     fits, fits only without AMX, refused by sigaltstack() (kernel or libc), or
-    the process dies on delivery. Exit 1 when a stack does not hold
-    AT_MINSIGSTKSZ, the largest frame the kernel may deliver.
+    the process dies on delivery. Runtimes without an alternate stack are
+    judged where their frames land: the room they keep below the stack pointer
+    (HotSpot, OpenJ9), or a buffer that must hold a copy of the state
+    (DynamoRIO, Gramine's SGX frames). Exit 1 when a stack does not hold
+    AT_MINSIGSTKSZ, the largest frame the kernel may deliver, or a room or
+    buffer what it must.
 
     \b
     Examples:
       xstatecalc sigstack --cpu spr
       xstatecalc sigstack --cpu spr --libc musl --runtime rust --runtime erlang
       xstatecalc sigstack --cpu all --kernel lts --size 16384
-      xstatecalc sigstack --cpu spr -f json | jq '.stacks[] | select(.fits | not) | .who'
+      xstatecalc sigstack --cpu spr -f json | jq '.[].stacks[] | select(.fits == false) | .who'
     """
     from ..sigstack import sigstack as report
     from ..userspace import find_runtimes, parse_libc

@@ -7,30 +7,34 @@ from ..report import kernel_fields
 from .common import R, cell, kernel_runs, linux
 
 
-_VERDICT_STYLE = {"fits": "good", "below-minimum": "warn", "fits-without-amx": "warn"}
+_VERDICT_STYLE = {"fits": "good", "below-minimum": "warn", "fits-without-amx": "warn", "no-altstack": "dim"}
 
 
 def sigstack_view(reports) -> View:
     """One report: the kernel, the C library, then every stack. Several: one row per CPU and kernel."""
     data = [_sigstack_record(r) for r in reports]
     keys = ["cpu", "kernel", "model", "libc.rules", "at_minsigstksz", "libc.sc_minsigstksz", "libc.sc_sigstksz",
-            "who", "version", "size", "usable", "fits", "delivered", "margin", "verdict"]
-    csv_rows = csv_records(keys, [{**d, **s} for d in data for s in d["stacks"]])
+            "who", "version", "kind", "size", "usable", "need.default", "need.permitted", "fits", "delivered", "margin",
+            "verdict"]
+
+    def csv_rows():  # only for --format csv: one row per stack is the bulk of a long run
+        return csv_records(keys, [{**d, **s} for d in data for s in d["stacks"]])
 
     def build():
         if len(reports) == 1:
             return _sigstack_tables(reports[0]), _sigstack_notes(reports), None
         t = Table("Alternate signal stacks (bytes)",
                   [Column("cpu"), Column("kernel"), Column("AT", R), Column("SC_MIN", R), Column("SC_SIG", R),
-                   Column("stacks that do not hold AT", wrap=True)],
+                   Column("stacks that fall short", wrap=True)],
                   caption=f"C library: {reports[0].libc.choice.label}; AT: AT_MINSIGSTKSZ, the largest frame the "
                           "kernel may deliver; SC_MIN, SC_SIG: sysconf(_SC_MINSIGSTKSZ), sysconf(_SC_SIGSTKSZ); "
-                          "kernel a-b: every kernel asked for from a to b gives this row; details per stack: one CPU "
-                          "and kernel, or --format json")
+                          "fall short: a stack that does not hold AT, or a runtime's room or buffer that does not hold "
+                          "the frame (its verdict in brackets); kernel a-b: every kernel asked for from a to b gives "
+                          "this row; details per stack: one CPU and kernel, or --format json")
         order: dict = {}
         rows = []
         for r in reports:
-            bad = ", ".join(f"{s.who} ({s.verdict})" for s in r.stacks if not s.fits) or "-"
+            bad = ", ".join(f"{s.who} ({s.verdict})" for s in r.stacks if s.fits is False) or "-"
             rows.append((r.boot.profile.name, r.boot.kernel.label, order.setdefault(r.boot.kernel.label, len(order)),
                          (cell(r.signal.at_minsigstksz), cell(r.libc.sc_minsigstksz), cell(r.libc.sc_sigstksz), bad)))
         for cpu, kernel, cells in kernel_runs(rows):
@@ -68,6 +72,11 @@ def _sigstack_tables(r) -> list:
           "sigaltstack_size_valid(): only once the process has a dynamic permission (or strict_sas_size)")
     k.add("ARCH_REQ_XCOMP_PERM needs at least", cell(ss.perm_min),
           "validate_sigaltstack(): every installed stack, else -ENOSPC")
+    if any(st.kind == "below-sp" for st in r.stacks) and ss.thread_default is not None:
+        k.add("a signal on the thread stack takes", ss.thread_default, "get_sigframe() off an alternate stack: the "
+              "128-byte red zone, then the frame (the worst 8-byte aligned SP)")
+        if ss.dynamic:
+            k.add("... with AMX in use", ss.thread_permitted, "")
     c = Table(f"{lv.choice.label}", [Column("value"), Column("bytes", R), Column("note", wrap=True, optional=True)])
     c.add("sysconf(_SC_MINSIGSTKSZ)", cell(lv.sc_minsigstksz),
           "no such name: EINVAL" if lv.sc_minsigstksz is None else "")
@@ -83,24 +92,38 @@ def _sigstack_tables(r) -> list:
               "to call a not-yet-bound function")
         if lv.ldso["tlsdesc"] is not None:
             c.add("ld.so TLS descriptor saves", lv.ldso["tlsdesc"], "dynamic TLS access (includes AMX)")
-    s = Table("Alternate signal stacks",
+    caption = (f"fits: holds AT_MINSIGSTKSZ ({cell(ss.at_minsigstksz or ss.frame_permitted)} bytes), the largest "
+               "frame the kernel may deliver; below-minimum: the frame is delivered, the documented minimum is not "
+               "met; margin: usable bytes minus AT_MINSIGSTKSZ (guard pages inside a stack are not usable)")
+    kinds = {st.kind for st in r.stacks}
+    if "below-sp" in kinds:
+        caption += ("; a runtime without an alternate stack: size is the room it keeps below the interrupted SP, "
+                    "which must hold the red zone and the frame (margin: with AMX in use), corrupts-memory when "
+                    "the frame runs on into ordinary memory, no-altstack when it keeps none")
+    if "buffer" in kinds:
+        caption += "; a buffer: size against the copy of the state it must hold (margin: with AMX in use)"
+    s = Table("Alternate signal stacks" if kinds == {"altstack"} else "Where signal frames land",
               [Column("who"), Column("size", R), Column("margin", R), Column("verdict"),
-               Column("why", wrap=True, optional=True)],
-              caption=f"fits: holds AT_MINSIGSTKSZ ({cell(ss.at_minsigstksz or ss.frame_permitted)} bytes), the largest "
-                      "frame the kernel may deliver; below-minimum: the frame is delivered, the documented minimum is "
-                      "not met; margin: usable bytes minus AT_MINSIGSTKSZ (guard pages inside a stack are not usable)")
+               Column("why", wrap=True, optional=True)], caption=caption)
     for st in r.stacks:
         why = "" if st.verdict == "fits" else st.why  # said once, in the caption
-        s.add(st.who, st.size, "-" if st.margin is None else f"{st.margin:+d}", st.verdict,
+        s.add(st.who, cell(st.size), "-" if st.margin is None else f"{st.margin:+d}", st.verdict,
               why + (f"; {st.consequence}" if st.consequence else ""), style=_VERDICT_STYLE.get(st.verdict, "bad"))
     return [k, c, s]
 
 
 def _sigstack_notes(reports) -> list:
-    bad = sum(not s.fits for r in reports for s in r.stacks)
-    total = sum(len(r.stacks) for r in reports)
-    return [f"OK: every stack holds AT_MINSIGSTKSZ ({total} checked)." if not bad else
-            f"{bad} of {total} stacks do not hold AT_MINSIGSTKSZ (exit 1)."]
+    judged = [s for r in reports for s in r.stacks if s.fits is not None]
+    bad = sum(not s.fits for s in judged)
+    if not judged:
+        return [f"Nothing to judge: none of the {sum(len(r.stacks) for r in reports)} runtimes keeps room for "
+                "its frames."]
+    if all(s.kind == "altstack" for s in judged):
+        return [f"OK: every stack holds AT_MINSIGSTKSZ ({len(judged)} checked)." if not bad else
+                f"{bad} of {len(judged)} stacks do not hold AT_MINSIGSTKSZ (exit 1)."]
+    # Other kinds hold the frame as it lands there, or a copy of the state: not AT_MINSIGSTKSZ.
+    return [f"OK: every stack, room and buffer holds what it must ({len(judged)} checked)." if not bad else
+            f"{bad} of {len(judged)} stacks, rooms and buffers do not hold what they must (exit 1)."]
 
 
 def limit_view(name: str, limit: int, over, checked: int, description: str) -> View:

@@ -164,11 +164,14 @@ def test_process_without_amx_still_judges_the_stack(run):
     assert "handle_xfd_event" not in run("guest", "--cpu", "zen4", "--enable", "amx", "--process").stdout
 
 
-def test_guest_cli_json_is_a_list_of_steps(run_json):
+def test_guest_cli_json_is_the_flow_and_its_verdict(run_json):
     out = run_json("guest", "--enable", "amx", "--disable", "clearcpuid=enqcmd")
-    assert [s["step"] for s in out] == [1, 2, 3, 4, 5, 6]
-    assert {"step", "event", "call", "function", "result", "returns", "changed", "state", "cpu", "kernel"} <= set(out[0])
-    assert out[4]["state"]["fpstate"]["allocated"] == 10816
+    assert (out["cpu"], out["flow"], out["ok"]) == ("sapphire-rapids", "guest", True)
+    assert out["verdict"].startswith("OK: every step succeeds")
+    steps = out["steps"]
+    assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert {"step", "event", "call", "function", "result", "returns", "changed", "state"} <= set(steps[0])
+    assert steps[4]["state"]["fpstate"]["allocated"] == 10816
 
 
 def test_guest_cli_refuses_static_feature(run):

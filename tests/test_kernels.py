@@ -349,9 +349,9 @@ def test_5_10_has_pasid():
 def test_old_kernels_have_no_guest_permissions(run):
     # ARCH_REQ_XCOMP_GUEST_PERM arrived in 5.17 (reference §5): older arch_prctl() returns -EINVAL, exit 1.
     res = run("guest", "--cpu", "spr", "--kernel", "5.4", "--enable", "amx", "--format", "json")
-    steps = json.loads(res.stdout)
-    assert res.exit_code == 1 and steps[0]["model"] == "5.4"
-    assert next(s for s in steps if s["call"].startswith("arch_prctl"))["result"] == "-EINVAL"
+    out = json.loads(res.stdout)
+    assert res.exit_code == 1 and out["model"] == "5.4" and out["ok"] is False
+    assert next(s for s in out["steps"] if s["call"].startswith("arch_prctl"))["result"] == "-EINVAL"
 
 
 # ------------------------------------------------------------------ the kernels command

@@ -156,7 +156,7 @@ def test_compare_across_a_kernel_upgrade(run):
     b = json.loads(run("compare", "spr", "spr", "--src-kernel", "5.15", "--dst-kernel", "6.18", "-f", "json").stdout)
     assert a["verdicts"] == b["verdicts"]
     assert a["src"]["kernel"] == "5.15" and a["dst"]["kernel"] == "6.18"
-    assert a["configs"]["user.max.size"] == [2696, 11008]
+    assert a["values"]["user.max.size"] == {"src": 2696, "dst": 11008}
     res = run("compare", "spr@6.1", "zen4", "--src-kernel", "6.6")
     assert res.exit_code == 2 and "names a kernel and so does --src-kernel" in res.stderr
 
@@ -172,7 +172,7 @@ def test_sizes_csv_is_long_and_carries_every_value(run, run_json):
 
 
 def test_guest_csv_has_every_state_value_by_path(run, run_json):
-    steps = run_json("guest", "--enable", "amx")
+    steps = run_json("guest", "--enable", "amx")["steps"]
     rows = list(csv.DictReader(io.StringIO(run("guest", "--enable", "amx", "-f", "csv").stdout)))
     set_cpuid = [r for r in rows if r["event"] == "set the guest CPUID"]
     values = {r["name"]: r["value"] for r in set_cpuid}
@@ -188,7 +188,7 @@ def test_guest_csv_has_every_state_value_by_path(run, run_json):
 
 
 def test_guest_json_numbers_are_integers(run_json):
-    for st in run_json("guest", "--enable", "amx"):
+    for st in run_json("guest", "--enable", "amx")["steps"]:
         fs = st["state"].get("fpstate")
         if fs and fs["allocated"] is not None:
             assert isinstance(fs["allocated"], int) and isinstance(fs["size"], int)

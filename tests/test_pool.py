@@ -36,10 +36,10 @@ def test_a_mixed_intel_amd_pool(run):
     assert leaf_0xd("genoa", 0)[0] == 0x2E7
     assert d["common"]["xcr0"] == "0x2e7"
     # The largest user buffer is Sapphire Rapids' CPUID(0xD,0).ECX: every user component, AMX included.
-    assert d["max"]["user.max.size"] == {"size": leaf_0xd("sapphire-rapids", 0)[2], "hosts": ["sapphire-rapids@7.3"]}
+    assert d["max"]["user.max.size"] == {"size": leaf_0xd("sapphire-rapids", 0)[2], "kinds": ["sapphire-rapids@7.3"]}
     assert leaf_0xd("sapphire-rapids", 0)[2] == 11008
     # The AMD member is what keeps AMX out of the pool.
-    assert d["holding_back"][0]["hosts"] == "genoa@7.3"
+    assert d["holding_back"][0]["kind"] == "genoa@7.3"
     assert {"xtile_cfg", "xtile_data"} <= set(d["holding_back"][0]["gains"])
     # Standard offsets: opmask at 1088 on Intel (after MPX's 960..1087), 832 on AMD (CPUID(0xD,5).EBX).
     assert leaf_0xd("sapphire-rapids", 5)[1] == 1088 and leaf_0xd("genoa", 5)[1] == 832
@@ -56,7 +56,7 @@ def test_an_amx_pool_with_one_member_without_amx(run):
     d = pool_json(run, "sapphire-rapids", "emerald-rapids", "ice-lake-sp", "--kernel", "6.8", code=1)
     assert d["hosts"] == {"count": 3, "names": ["sapphire-rapids", "emerald-rapids", "ice-lake-sp"]}
     assert d["common"]["xcr0"] == "0x2e7"
-    assert d["holding_back"][0]["hosts"] == "ice-lake-sp@6.8"
+    assert d["holding_back"][0]["kind"] == "ice-lake-sp@6.8"
     kvm = failing(d, "kvm")
     # Both AMX hosts fail towards the one without, in one group per reason; nothing fails towards the AMX hosts.
     assert all(dst == ["ice-lake-sp@6.8"] and src == ["sapphire-rapids@6.8", "emerald-rapids@6.8"]
@@ -114,11 +114,11 @@ def test_inventories_count_hosts_and_compute_each_kind_once(run, tmp_path):
                                         "old,skylake-sp,,6.1,3\n")
     d = pool_json(run, tmp_path / "fleet.csv", code=1)
     assert d["hosts"]["count"] == 653
-    assert [(k["count"], k["kernel"]) for k in d["classes"]] == [(400, "6.8"), (250, "6.8"), (3, "6.1")]
+    assert [(k["count"], k["kernel"]) for k in d["kinds"]] == [(400, "6.8"), (250, "6.8"), (3, "6.1")]
     (tmp_path / "fleet.yaml").write_text("hosts:\n  - {name: a, profile: genoa, count: 2}\n"
                                          "  - {name: b, profile: genoa}\n")
     y = pool_json(run, tmp_path / "fleet.yaml", code=0)
-    assert y["hosts"]["count"] == 3 and len(y["classes"]) == 1 and y["classes"][0]["members"] == ["a", "b"]
+    assert y["hosts"]["count"] == 3 and len(y["kinds"]) == 1 and y["kinds"][0]["members"] == ["a", "b"]
 
 
 @pytest.mark.parametrize("text, why", [
@@ -178,6 +178,6 @@ def test_a_pool_of_dump_files_names_different_cpus_apart(run, tmp_path):
     d = _fleet(tmp_path, ["alder-lake", "alder-lake-avx512", "alder-lake"])
     res = run("pool", d, "--no-qemu", "--format", "json")
     data = json.loads(res.stdout)
-    assert len(data["classes"]) == 2
-    assert data["classes"][1]["cpu"] == data["classes"][0]["cpu"] + "-2"
+    assert len(data["kinds"]) == 2
+    assert data["kinds"][1]["cpu"] == data["kinds"][0]["cpu"] + "-2"
     assert data["renamed"] and "a different CPU also named" in res.stderr

@@ -9,7 +9,7 @@ Library use::
 The library never imports click or rich; those belong to the command line.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["resolve", "boot", "resolve_kernel", "Options", "__version__"]
 

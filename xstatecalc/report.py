@@ -198,7 +198,7 @@ def features_record(b: Boot) -> list[dict]:
             "xfd": bool(comp and comp.xfd),
             "class": component_class(b, nr),
             "enabled": bool(b.kernel_max.features >> nr & 1) if b.xsave else nr in (C.FP, C.SSE),
-            "in": in_sets,
+            "in_configs": in_sets,
             "why_not": b.dropped.get(nr) or (None if b.xsave else b.disabled_reason),
         })
     return rows

@@ -52,7 +52,7 @@ COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers
                    "cpus": "buffers", "guest": "guests", "vcpu": "guests", "check": "checks", "compare": "checks",
                    "verify": "checks", "dmesg": "checks", "pool": "pools", "sigstack": "userspace",
                    "limit": "userspace",
-                   "import": "inputs", "host": "inputs", "core": "inputs"}
+                   "import": "inputs", "host": "inputs", "core": "inputs", "schema": "contract"}
 
 
 class XstateGroup(click.Group):

@@ -166,11 +166,24 @@ def _key(k) -> str:
     raise TypeError(f"keys must be str, int, bool or None, not {type(k).__name__}")
 
 
+# YAML 1.1 reads these as booleans (Go's yaml.v2, Ruby's Psych): quoted, so that "y" stays the string it is.
+_YAML11_BOOLS = frozenset("y Y yes Yes YES n N no No NO on On ON off Off OFF".split())
+
+
 def _yaml(data) -> str:
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False)
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):
+        pass
+
+    def text(dumper, value):
+        style = "'" if value in _YAML11_BOOLS else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=False)
 
 
 def csv_records(keys: list[str], records) -> tuple[list[str], list[list]]:

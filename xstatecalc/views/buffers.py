@@ -168,7 +168,7 @@ def features_view(b) -> View:
                       + "".join(f"\n{e}" for e in b.explain)
                       + f"\nformat: {'compacted' if b.compacted else 'standard'}")
     for r in rows:
-        sets = [("m" if f"{w}.max" in r["in"] else "") + ("d" if f"{w}.default" in r["in"] else "") or "-"
+        sets = [("m" if f"{w}.max" in r["in_configs"] else "") + ("d" if f"{w}.default" in r["in_configs"] else "") or "-"
                 for w in ("kernel", "user", "guest")]
         t.add(r["nr"], r["name"], r["size"], "-" if r["offset"] is None else r["offset"], _flags(r), r["class"],
               *sets, "" if r["enabled"] else r["why_not"], r["kernel_name"], style=None if r["enabled"] else "dim")

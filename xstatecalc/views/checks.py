@@ -155,7 +155,8 @@ def compare_view(src, dst, rows, verdicts, common, *, sizes, ok: bool, extra_not
              (f"OK: every verdict for {', '.join(gating)} passes." if ok else
               f"FAILS: a verdict for {', '.join(gating)} fails (exit 1).")]
     data = {"src": side_record(src), "dst": side_record(dst), "for": gating, "ok": ok, "components": rows,
-            "configs": sizes, "verdicts": [v.record() for v in verdicts], "common": common}
+            "values": {name: {"src": a, "dst": b} for name, (a, b) in sizes.items()},
+            "verdicts": [v.record() for v in verdicts], "common": common}
     keys = ["src.cpu", "src.kernel", "dst.cpu", "dst.kernel", "for", "name", "ok", "gates", "rule", "reasons"]
     return View(data, [comp, _sizes_pair_table(sizes, sp, dp), ver], notes,
                 csv_rows=csv_records(keys, [{**data, **v.record()} for v in verdicts]))

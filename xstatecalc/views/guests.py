@@ -30,8 +30,7 @@ def guest_view(b, steps, *, flow: str) -> View:
         t.add(st.nr, st.event, st.function, cell(st.result), st.call,
               "\n".join(changed + [f"({n})" for n in st.notes]), "\n".join(returns),
               style="bad" if st.failed else None)
-        rec = {"cpu": b.profile.name, **kernel_fields(b.kernel), **st.record()}
-        records.append(rec)
+        records.append(st.record())
         head = [b.profile.name, b.kernel.label, b.kernel.model, st.nr, st.event, st.call, st.function, st.result]
         csv_rows += [head + ["state." + k, v, k in st.changed] for k, v in leaves(st.state)]
         csv_rows += [head + ["returns." + k, v, False] for k, v in leaves(st.returns)]
@@ -40,7 +39,10 @@ def guest_view(b, steps, *, flow: str) -> View:
     if flow == "guest":
         tables.append(_split_table(steps))
     header = ["cpu", "kernel", "model", "step", "event", "call", "function", "result", "name", "value", "changed"]
-    return View(records, [x for x in tables if x], [verdict(steps)], csv_rows=(header, csv_rows))
+    line = verdict(steps)
+    data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "options": b.options.describe(), "flow": flow,
+            "steps": records, "verdict": line, "ok": not any(st.failed for st in steps)}
+    return View(data, [x for x in tables if x], [line], csv_rows=(header, csv_rows))
 
 
 def _split_table(steps):
@@ -75,13 +77,13 @@ def vcpu_record(v, b) -> dict:
     return {
         "cpu": v.profile.name,
         "vmm": {"name": v.vmm, "release": v.release, "status": v.release_status, "evidence": v.release_evidence},
-        "model": {"name": v.model, "version": v.model_version, "alias": v.alias,
-                  "modifiers": [("+" if on else "-") + f for f, on in v.spec.mods], "requested": list(v.requested)},
+        "cpu_model": {"name": v.model, "version": v.model_version, "alias": v.alias,
+                      "modifiers": [("+" if on else "-") + f for f, on in v.spec.mods],
+                      "requested": list(v.requested)},
         "spec": v.spec.text,
         "accel": host.accel,
-        "host": host.name,
-        "host_kernel": None if host.boot is None else host.boot.kernel.label,
-        "host_kernel_model": None if host.boot is None else host.boot.kernel.model,
+        "host": {"cpu": host.name, **(kernel_fields(host.boot.kernel) if host.boot is not None else
+                                      {"kernel": None, "model": None})},
         "xcr0": f"{v.xcr0:#x}",
         "xss": f"{v.xss:#x}",
         "flags": sorted(f.lower() for f in v.flags),
@@ -130,7 +132,8 @@ def vcpu_view(v, b) -> View:
     notes = [f"problem: {p}" for p in v.problems] + list(v.notes)
     status = "" if v.release_status == "source" else f" ({v.release_status})"
     notes.append(f"{vmm} {v.release}{status}: {v.release_evidence}")
-    keys = ["cpu", "vmm.name", "vmm.release", "model.name", "host", "host_kernel", "subleaf", "eax", "ebx", "ecx", "edx"]
+    keys = ["cpu", "vmm.name", "vmm.release", "cpu_model.name", "host.cpu", "host.kernel", "subleaf", "eax", "ebx",
+            "ecx", "edx"]
     rows = [{**rec, "subleaf": n, "eax": r[0], "ebx": r[1], "ecx": r[2], "edx": r[3]} for n, r in rec_leaf(rec)]
     return View(rec, [t, f, d, guest], notes, csv_rows=csv_records(keys, rows))
 

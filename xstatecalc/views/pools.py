@@ -15,16 +15,16 @@ def pool_record(rep) -> dict:
     names = [n for k in rep.classes for n in k.members]
     return {
         "hosts": {"count": sum(k.count for k in rep.classes), "names": names},
-        "classes": [{"label": k.label, "cpu": k.boot.profile.name, **kernel_fields(k.boot.kernel),
+        "kinds": [{"kind": k.label, "cpu": k.boot.profile.name, **kernel_fields(k.boot.kernel),
                      "libc": k.libc.label, "count": k.count, "members": list(k.members),
                      "xcr0": f"{k.boot.xcr0:#x}", "xss": f"{k.boot.xss:#x}"} for k in rep.classes],
         "common": {"xcr0": f"{rep.common_xcr0:#x}", "xss": f"{rep.common_xss:#x}",
                    "names": C.names(rep.common_xcr0 | rep.common_xss)},
-        "max": {name: {"size": size, "hosts": hosts} for name, (size, hosts) in rep.maxima.items()},
-        "holding_back": [{"hosts": label, "count": count, "gains": gains} for label, gains, count in rep.holding_back],
+        "max": {name: {"size": size, "kinds": kinds} for name, (size, kinds) in rep.maxima.items()},
+        "holding_back": [{"kind": label, "count": count, "gains": gains} for label, gains, count in rep.holding_back],
         "consumers": {c: {"ok": ok, "gates": c in rep.gating, "failing": [f.record() for f in groups]}
                       for c, (ok, groups) in rep.consumers.items()},
-        "qemu": [{"release": rel, "model": model, "xcr0": f"{xcr0:#x}", "xss": f"{xss:#x}", "sizes": sizes}
+        "qemu": [{"release": rel, "cpu_model": model, "xcr0": f"{xcr0:#x}", "xss": f"{xss:#x}", "sizes": sizes}
                  for rel, model, xcr0, xss, sizes in rep.qemu],
         "renamed": list(rep.renamed),
         "for": list(rep.gating),

@@ -135,7 +135,9 @@ def vcpu_view(v, b) -> View:
     keys = ["cpu", "vmm.name", "vmm.release", "cpu_model.name", "host.cpu", "host.kernel", "subleaf", "eax", "ebx",
             "ecx", "edx"]
     rows = [{**rec, "subleaf": n, "eax": r[0], "ebx": r[1], "ecx": r[2], "edx": r[3]} for n, r in rec_leaf(rec)]
-    return View(rec, [t, f, d, guest], notes, csv_rows=csv_records(keys, rows))
+    if not v.dropped:
+        notes.insert(0, "Nothing dropped: every XSAVE feature the model asks for reaches the guest.")
+    return View(rec, [x for x in (t, f, d, guest) if x.rows], notes, csv_rows=csv_records(keys, rows))
 
 
 def rec_leaf(rec):

@@ -260,11 +260,16 @@ def cpus(specs):
     """Profiles for --cpu values: names, aliases, files, 'host', 'all' (repeatable, comma-separated)."""
     from ..profile import all_builtin, resolve
 
-    from ..vcpu import split_cpu_list
-
     out, seen = [], set()
     for spec in specs or (default_cpu(),):
-        for part in split_cpu_list(str(spec)):
+        spec = str(spec)
+        if ":" in spec:  # a vCPU's modifiers hold commas: only then is the VMM module needed
+            from ..vcpu import split_cpu_list
+
+            parts = split_cpu_list(spec)
+        else:
+            parts = [p.strip() for p in spec.split(",")]
+        for part in parts:
             if not part:
                 raise InputError(f"empty item in the CPU list {spec!r}")
             for p in (all_builtin() if part == "all" else [_resolve_cpu(part, resolve)]):
@@ -279,10 +284,11 @@ def _resolve_cpu(spec: str, resolve):
         from ..host import host_profile
 
         return host_profile()
-    from ..vcpu import is_vcpu_spec
+    if ":" in spec:
+        from ..vcpu import is_vcpu_spec
 
-    if is_vcpu_spec(spec):
-        return vcpu(spec).profile
+        if is_vcpu_spec(spec):
+            return vcpu(spec).profile
     return resolve(spec)
 
 

@@ -85,6 +85,9 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagr
     for spec, own, opt in ((src, src_kernel, "--src-kernel"), (dst, dst_kernel, "--dst-kernel")):
         split = "@" in spec and not os.path.exists(spec)  # a profile file may have '@' in its name
         cpu_spec, at, at_kernel = spec.rpartition("@") if split else (spec, "", "")
+        if at and not (cpu_spec.strip() and at_kernel.strip()):
+            raise click.UsageError(f"{spec[:40]!r}: CPU@KERNEL needs both, e.g. spr@6.1 "
+                                   f"({'no CPU before' if not cpu_spec.strip() else 'no kernel after'} '@')")
         if at and own:
             raise click.UsageError(f"{spec!r} names a kernel and so does {opt}: give one")
         wanted = [at_kernel or own] if (at_kernel or own) else list(kernels)

@@ -46,6 +46,27 @@ def note(message: str) -> None:
     _say("note", message)
 
 
+class UInt(click.ParamType):
+    """A non-negative integer as users type it on every command: ASCII decimal or 0x hex, nothing else
+    (numbers.parse_int: no sign, underscore, 0b/0o, leading zero or non-ASCII digit), within [lo, hi]."""
+
+    name = "integer"
+
+    def __init__(self, lo: int = 0, hi: int = (1 << 64) - 1):
+        self.lo, self.hi = lo, hi
+
+    def convert(self, value, param, ctx):
+        from ..numbers import parse_int
+
+        try:
+            n = parse_int(value, what="")
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        if not self.lo <= n <= self.hi:
+            self.fail(f"{n} is outside {self.lo}..{self.hi}", param, ctx)
+        return n
+
+
 # Every command and the module that defines it, in workflow order: a command's module is imported only
 # when that command runs (or help lists them all), which keeps start-up to what one command needs.
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",

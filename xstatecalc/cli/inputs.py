@@ -8,7 +8,7 @@ import click
 
 from . import cli
 from ..errors import InputError
-from .common import EXIT_PROBLEM, complete_cpu, emit, install_signal_handlers, note, output_options, warn
+from .common import EXIT_PROBLEM, UInt, complete_cpu, emit, install_signal_handlers, note, output_options, warn
 
 
 @cli.command("import")
@@ -96,7 +96,7 @@ def host(kernel, fmt):
                                           "frame's fpstate), not an ELF core; detected when not given.")
 @click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu,
               help="Check the image against this CPU's layout; exit 1 if it differs.")
-@click.option("--component", type=click.IntRange(0, 63), metavar="N", help="Print component N's raw bytes.")
+@click.option("--component", type=UInt(0, 63), metavar="N", help="Print component N's raw bytes.")
 @output_options
 def core(file, raw, cpu, component, fmt):
     """What an XSAVE image holds, and which CPUs' layouts it fits.

@@ -98,3 +98,89 @@ def test_expectation_errors_quote_a_short_token(run, tmp_path):
         f.write_text(body)
         line = _one_error_line(run("verify", f))
         assert SECRET[:41].lower() not in line.lower()
+
+
+# ------------------------------------------------------------------ streams, encodings, the environment
+
+def _sh(command, tmp_path, env=None):
+    import os
+    import subprocess
+    import sys
+
+    full = {**os.environ, "COLUMNS": "80", **(env or {})}
+    full.pop("_XSTATECALC_COMPLETE", None) if "_XSTATECALC_COMPLETE" not in (env or {}) else None
+    return subprocess.run(f"'{sys.executable}' -m xstatecalc {command}", shell=True, capture_output=True,
+                          cwd=tmp_path, env=full)
+
+
+def test_closed_stdout_is_one_error_line(tmp_path):
+    for command in ("sizes >&-", "sizes -f json >&-", "dmesg --cpu zen4 >&-"):
+        res = _sh(command, tmp_path)
+        err = res.stderr.decode()
+        assert res.returncode == 2 and err.startswith("xstatecalc: error:") and "Traceback" not in err, err
+        assert "standard output is closed" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_stdout_that_cannot_take_unicode(tmp_path, encoding):
+    # Box-drawing characters, '→' and '—' in tables and CSV: drawn in ASCII, escaped in CSV, never a traceback.
+    for command in ("sizes --cpu zen4 --kernel all", "compare spr@6.1 spr@6.18", "compare spr@6.1 spr@6.18 -f csv",
+                    "layout --cpu spr --diagram", "sigstack --cpu spr --libc musl"):
+        res = _sh(command, tmp_path, env={"PYTHONIOENCODING": encoding})
+        assert res.returncode in (0, 1) and b"Traceback" not in res.stderr, (command, res.stderr)
+        res.stdout.decode("ascii")
+        assert len(res.stdout) > 200
+
+
+@pytest.mark.parametrize("env", [
+    {"COMP_WORDS": "xstatecalc sizes", "COMP_CWORD": "99"},
+    {"COMP_WORDS": "xstatecalc sizes", "COMP_CWORD": "x"},
+    {"COMP_WORDS": "xstatecalc sizes", "COMP_CWORD": "-1"},
+    {"COMP_WORDS": "xstatecalc sizes"},
+])
+def test_bad_completion_environment_is_one_error_line(tmp_path, env):
+    res = _sh("", tmp_path, env={"_XSTATECALC_COMPLETE": "bash_complete", **env})
+    err = res.stderr.decode()
+    assert res.returncode == 2 and err.startswith("xstatecalc: error: shell completion") and len(err.splitlines()) == 1
+    good = _sh("", tmp_path, env={"_XSTATECALC_COMPLETE": "bash_complete", "COMP_WORDS": "xstatecalc sizes --cpu sap",
+                                  "COMP_CWORD": "3"})
+    assert good.returncode == 0 and b"sapphire-rapids" in good.stdout
+
+
+@pytest.mark.parametrize("name", ["forged\nxstatecalc: error: not really", "esc\x1b[2Jape", "bad\udcffutf8"])
+def test_file_names_cannot_forge_lines(run, tmp_path, name):
+    import json
+
+    from . import corewriter as W
+
+    f = tmp_path / name
+    f.write_bytes(W.core_file(W.xsave_image(2696, 0x2E7, 0x2E7, {})))
+    for fmt in ("table", "text", "json", "yaml", "csv"):
+        res = run("core", f, "-f", fmt)
+        assert res.exit_code == 0 and "\x1b" not in res.stdout, res.stderr
+        assert not any(line.startswith(("xstatecalc: error", "esc", "bad")) for line in res.stdout.splitlines()[1:])
+        assert "forged\n" not in res.stdout
+    shown = json.loads(run("core", f, "-f", "json").stdout)["file"]
+    assert shown.endswith(name[-4:]) and not any(ch in shown for ch in "\n\x1b\udcff")
+    bad = tmp_path / (name + ".missing")
+    line = _one_error_line(run("dmesg", "--check", bad))
+    assert "\n" not in line and "\x1b" not in line
+
+
+def test_force_keeps_the_replaced_files_permissions(run, tmp_path):
+    import os
+    import stat
+
+    from .conftest import DATA
+
+    dump = tmp_path / "d.txt"
+    dump.write_text((DATA / "dumps" / "alder-lake-hybrid.aida64.txt").read_text())
+    out = tmp_path / "private.yaml"
+    out.write_text("old\n")
+    os.chmod(out, 0o600)
+    old = os.umask(0o022)
+    try:
+        assert run("import", dump, "-o", out, "--force").exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600 and out.read_text() != "old\n"

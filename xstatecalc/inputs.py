@@ -11,7 +11,9 @@ from .errors import InputError
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
-def _show_path(name: str) -> str:
+def shown_name(name: str) -> str:
+    """A file name as output may show it: escaped (a newline, an escape sequence or a byte that is not UTF-8 cannot
+    forge a line or reach the terminal) and at most 120 characters."""
     from .yamltext import visible
 
     text = visible(name)
@@ -22,7 +24,7 @@ def read_text(path: str | os.PathLike, *, limit: int = MAX_INPUT_BYTES, what: st
     """Read a UTF-8 text file (``-`` = stdin; pipes and process substitution work), refusing anything
     over *limit* bytes, binary data and other encodings with one line that says which."""
     name = os.fspath(path)
-    shown = "<stdin>" if name == "-" else _show_path(name)
+    shown = "<stdin>" if name == "-" else shown_name(name)
     try:
         if name == "-":
             if sys.stdin is None:
@@ -60,7 +62,7 @@ class BinarySource:
 
     def __init__(self, path: str | os.PathLike, what: str = "file"):
         self.name = os.fspath(path)
-        self.shown = "<stdin>" if self.name == "-" else _show_path(self.name)
+        self.shown = "<stdin>" if self.name == "-" else shown_name(self.name)
         self.what = what
         self._fh = None
         self._data = None
@@ -129,7 +131,7 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
     import tempfile  # only when writing: keeps start-up lean
 
     target = os.fspath(path)
-    shown = _show_path(target)
+    shown = shown_name(target)
     try:
         st = os.lstat(target)
     except FileNotFoundError:
@@ -149,7 +151,9 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
     except OSError as e:
         raise InputError(f"{shown}: cannot write: {e.strerror or e}") from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        # A new file gets the user's umask; a file replaced with --force keeps its own permissions (a 0600 profile
+        # stays private).
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

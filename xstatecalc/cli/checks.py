@@ -170,7 +170,9 @@ def dmesg(cpu, kernels, options, logfile, fmt):
         else:
             emit(dmesg_view(b, lines), fmt)
         return
-    name = "<stdin>" if logfile == "-" else logfile
+    from ..inputs import shown_name
+
+    name = "<stdin>" if logfile == "-" else shown_name(logfile)
     text = read_text(logfile, what="boot log")
     log_boots = D.boots(text)
     if not log_boots:

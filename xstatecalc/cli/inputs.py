@@ -118,8 +118,8 @@ def core(file, raw, cpu, component, fmt):
     from ..views.inputs import core_view
     from ..xsaveimage import candidates, component_bytes, fits, layout_groups, profile_layout, read_image
 
-    name = "<stdin>" if file == "-" else file
     src = BinarySource(file, what="core file or XSAVE image")
+    name = src.shown  # escaped: the name goes into titles, JSON and errors
     try:
         image = read_image(src, name, raw=True if raw else None)
     finally:

@@ -184,3 +184,54 @@ def test_force_keeps_the_replaced_files_permissions(run, tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o600 and out.read_text() != "old\n"
+
+
+# ------------------------------------------------------------------ dmesg --check
+
+ZEN4_LOG = "24-zen4-7700x.log"
+
+
+def test_dmesg_check_reads_the_log_once(run, tmp_path, monkeypatch):
+    # 9000 x86/fpu lines the model does not print (300 KB): main re-read the whole log for every CPU and kernel
+    # model (about 1900 times, 75 s); it is parsed once and the models are held against the parsed lines.
+    import time
+
+    from xstatecalc import dmesg as D
+
+    from .conftest import DATA
+
+    f = tmp_path / "big.log"
+    f.write_text("".join(f"[    0.0] x86/fpu: noise line {i}\n" for i in range(9000))
+                 + (DATA / "dmesg" / ZEN4_LOG).read_text())
+    calls = []
+    real = D.boots
+    monkeypatch.setattr(D, "boots", lambda text: calls.append(len(text)) or real(text))
+    start = time.monotonic()
+    for args in ((), ("--cpu", "zen4"), ("--cpu", "zen4", "--kernel", "6.6")):
+        calls.clear()
+        res = run("dmesg", "--check", f, *args, "-f", "json")
+        assert res.exit_code == 0 and len(calls) == 1, (args, len(calls))
+    assert time.monotonic() - start < 20  # about a second; main took minutes
+
+
+@pytest.mark.parametrize("bad,good", [
+    ("Enabled xstate features 0x-5,", "Enabled xstate features 0x602e7,"),
+    ("Enabled xstate features 0x1" + "0" * 16 + ",", "Enabled xstate features 0x602e7,"),  # 65 bits
+    ("Enabled xstate features 0x60_2e7,", "Enabled xstate features 0x602e7,"),
+    ("context size is -10752 bytes", "context size is 10752 bytes"),
+    ("xstate_offset[2]: \u0665\u0667\u0666,", "xstate_offset[2]:  576,"),  # Arabic-Indic digits: int() reads 576
+    ("xstate_offset[2]: -576,", "xstate_offset[2]:  576,"),
+    ("xstate_sizes[2]:  +256", "xstate_sizes[2]:  256"),
+    ("max sigframe size: 1_1952", "max sigframe size: 11952"),
+])
+def test_numbers_no_kernel_prints_never_add_up(run, tmp_path, bad, good):
+    from .conftest import DATA
+
+    text = (DATA / "dmesg" / "12-spr-8480c-kvm-guest.log").read_text()
+    assert good in text
+    f = tmp_path / "log"
+    f.write_text(text.replace(good, bad, 1))
+    for args in ((), ("--cpu", "spr", "--kernel", "6.1")):
+        res = run("dmesg", "--check", f, *args)
+        assert res.exit_code == 1 and "Traceback" not in res.stderr, (args, res.stdout, res.stderr)
+        assert "adds up" not in res.stdout and "agrees" not in res.stdout

@@ -73,8 +73,8 @@ class Picture:
 class View:
     """What a command hands to the renderer: machine data (the JSON/YAML contract) plus
     tables and notes for people. *builder* makes (tables, notes, csv_table) on demand, so
-    JSON output never pays for table layout. *csv_rows* (header, rows) is what --format csv
-    writes when the CSV carries more than a table shows."""
+    JSON output never pays for table layout. *csv_rows* (header, rows), or a function that makes them, is
+    what --format csv writes when the CSV carries more than a table shows."""
 
     def __init__(self, data, tables: list[Table] | None = None, notes: list[str] | None = None,
                  csv_table: Table | None = None, builder=None, csv_rows=None, pictures=None):
@@ -228,7 +228,7 @@ def to_text(view: View, fmt: str) -> str:
         return svg(view.pictures)
     if fmt == "csv":
         if view.csv_rows is not None:
-            return _csv(*view.csv_rows)
+            return _csv(*(view.csv_rows() if callable(view.csv_rows) else view.csv_rows))
         view.materialize()
         table = view.csv_table or (view.tables[0] if view.tables else Table("", []))
         return _csv([c.header for c in table.columns], table.rows)

@@ -249,3 +249,66 @@ def test_numbers_no_kernel_prints_never_add_up(run, tmp_path, bad, good):
         res = run("dmesg", "--check", f, *args)
         assert res.exit_code == 1 and "Traceback" not in res.stderr, (args, res.stdout, res.stderr)
         assert "adds up" not in res.stdout and "agrees" not in res.stdout
+
+
+# ------------------------------------------------------------------ import
+
+def _regs(cpu):
+    from . import dumpfmt
+    from .conftest import load_data
+
+    return dumpfmt.registers(load_data("cpuid_regs.yaml")[cpu])
+
+
+def test_a_component_linux_never_enables_needs_no_subleaf(run, tmp_path):
+    # A real Zen 2 (Ryzen 5 3600X): CPUID(0xD,0).EAX 0x207 lists PKRU, CPUID(7,0).ECX 0x00400004 has no PKU, so
+    # xsave_cpuid_features[] drops PKRU on every kernel; a dump without sub-leaf 9 must still import.
+    import json
+
+    from . import dumpfmt
+
+    regs = _regs("zen2")
+    assert regs[(0xD, 0)][0] == 0x207 and not regs[(7, 0)][2] >> 3 & 1
+    del regs[(0xD, 9)]
+    dump, prof = tmp_path / "zen2.txt", tmp_path / "zen2.yaml"
+    dump.write_text(dumpfmt.cpuid_r([regs]))
+    res = run("import", dump, "-o", prof)
+    assert res.exit_code == 0 and "sub-leaf 0x9 (pkru) missing: the CPU lacks PKU" in res.stderr, res.stderr
+    out = json.loads(run("sizes", "--cpu", prof, "--kernel", "6.6", "-f", "json").stdout)[0]
+    assert out["configs"]["user"]["max"]["size"] == regs[(0xD, 0)][1] == 0x340  # CPUID(0xD,0).EBX under Linux
+    del regs[(0xD, 2)]  # AVX is another matter: the CPU has it, Linux enables it, its sub-leaf is needed
+    dump.write_text(dumpfmt.cpuid_r([regs]))
+    assert "sub-leaf 0x2 missing" in _one_error_line(run("import", dump))
+
+
+@pytest.mark.parametrize("which", [0, 3])
+def test_a_damaged_line_among_untagged_subleaves_is_named(run, tmp_path, which):
+    # AIDA64 without [SL nn] tags: a line's sub-leaf is its position. Dropping a damaged line shifted the rest (main
+    # made AVX 64 bytes at 1088 out of Sapphire Rapids' sub-leaf 5 when sub-leaf 0 was damaged).
+    lines = [f"CPUID {leaf:08X}: {a:08X}-{b:08X}-{c:08X}-{d:08X}" for (leaf, _s), (a, b, c, d)
+             in _regs("sapphire-rapids").items()]
+    at = [i for i, line in enumerate(lines) if line.startswith("CPUID 0000000D")][which]
+    lines[at] = lines[at][:30]
+    f = tmp_path / "untagged.txt"
+    f.write_text("\n".join(lines) + "\n")
+    line = _one_error_line(run("import", f))
+    assert f"untagged.txt: line {at + 1}:" in line and "[SL nn]" in line
+
+
+@pytest.mark.parametrize("eax", [0x0, 0x204])
+def test_a_leaf_0xd_the_kernel_refuses_exits_1(run, tmp_path, eax):
+    # fpu__init_system_xstate(): no x87/SSE in CPUID(0xD,0).EAX (an empty mask included) disables XSAVE.
+    from . import dumpfmt
+
+    regs = _regs("zen2")
+    a, b, c, d = regs[(0xD, 0)]
+    regs[(0xD, 0)] = (eax, b, c, d)
+    if not eax & 0x200:
+        regs.pop((0xD, 9))
+    if not eax & 0x4:
+        regs.pop((0xD, 2))
+    f, out = tmp_path / "d.txt", tmp_path / "p.yaml"
+    f.write_text(dumpfmt.cpuid_r([regs]))
+    res = run("import", f, "-o", out)
+    assert res.exit_code == 1 and "Linux refuses XSAVE" in res.stderr and out.exists(), res.stderr
+    assert run("check", out).exit_code == 1

@@ -26,7 +26,8 @@ def import_(dump, name, fmt_from, output, force):
     from an XSAVE consistency warning, or Intel SDE cpuid.def, in every layout the
     InstLatx64 collection uses. Notes and disagreements go to stderr; the profile goes to
     stdout or -o. Exit 1 (profile still written) when the dump's leaf 0xD is one the
-    kernel would distrust, e.g. a CPUID(0xD,1).EBX that no IA32_XSS explains.
+    kernel would refuse or distrust: no x87/SSE in CPUID(0xD,0).EAX (an empty mask
+    included), or a CPUID(0xD,1).EBX that no IA32_XSS explains.
 
     \b
     Examples:

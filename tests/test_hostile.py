@@ -312,3 +312,227 @@ def test_a_leaf_0xd_the_kernel_refuses_exits_1(run, tmp_path, eax):
     res = run("import", f, "-o", out)
     assert res.exit_code == 1 and "Linux refuses XSAVE" in res.stderr and out.exists(), res.stderr
     assert run("check", out).exit_code == 1
+
+
+# ------------------------------------------------------------------ core
+
+CORES = DATA_CORES = None
+
+
+def _cores():
+    from .conftest import DATA
+
+    return DATA / "cores"
+
+
+def _core(run, path, *args):
+    import json
+
+    res = run("core", path, *args, "-f", "json")
+    return res, (json.loads(res.stdout) if res.stdout.strip() else None)
+
+
+def test_an_image_without_xcr0_is_placed_by_xstate_bv_and_size(run):
+    # The development machine's own XSAVE into a zeroed buffer (tests/data/cores/README.md): XSAVE leaves bytes
+    # 464..511 alone, so no XCR0 is stored. XSTATE_BV 0x206 and 2440 bytes fit AMD's PKRU at 2432 (CPUID(0xD,9).EBX
+    # of Zen 3/4/5), not Intel's 2688; main said no layout fits, and that the machine itself differs.
+    res, out = _core(run, _cores() / "epyc-6.18-pkru.xsave")
+    assert res.exit_code == 0 and out["ok"] and out["xcr0"] is None and out["input"] == "xsave", res.stderr
+    assert out["xstate_bv"] == "0x206" and "zen3" in out["candidates"] and "sapphire-rapids" not in out["candidates"]
+    assert {o["offsets"]["pkru"] for o in out["layouts"] if "pkru" in o["offsets"]} >= {2432}
+    res, out = _core(run, _cores() / "epyc-6.18-pkru.xsave", "--cpu", "zen3", "--component", "2")
+    assert res.exit_code == 0 and out["check"]["ok"]
+    assert bytes.fromhex(out["component"]["hex"])[7 * 16:8 * 16] == bytes.fromhex("0000c03f") * 4  # ymm7: 1.5f
+
+
+@pytest.mark.parametrize("xcr0,why", [
+    (0x307, "supervisor"),  # PT (bit 8) lives in IA32_XSS
+    (0x207 | 1 << 40, "reserved"),
+    (0x7 | 1 << 63, "reserved"),
+    (0x206, "x87"),
+    (0x27, "AVX-512"),  # opmask without ZMM_Hi256 and Hi16_ZMM: XSETBV refuses it
+])
+def test_an_impossible_xcr0_is_a_finding(run, tmp_path, xcr0, why):
+    from . import corewriter as W
+
+    f = tmp_path / "core"
+    f.write_bytes(W.core_file(W.xsave_image(2696, xcr0, 0x3, {})))
+    res, out = _core(run, f)
+    assert res.exit_code == 1 and out["ok"] is False and any(why in p for p in out["problems"]), out and out["problems"]
+    raw = tmp_path / "raw"
+    raw.write_bytes(W.xsave_image(2696, xcr0, 0x3, {}))
+    assert "not an XSAVE image" in _one_error_line(run("core", raw))  # detected raw: refused
+    assert run("core", raw, "--raw").exit_code == 1  # read anyway: a finding
+
+
+def test_a_file_that_is_neither_core_nor_image_is_refused(run, tmp_path):
+    from .conftest import DATA
+
+    line = _one_error_line(run("core", DATA.parent.parent / "README.md"))
+    assert "not an ELF core file, and not an XSAVE image" in line
+    text = tmp_path / "notes.txt"
+    text.write_text("just some notes\n" * 100)
+    _one_error_line(run("core", text))
+
+
+def _header(image, at, value):
+    import struct
+
+    data = bytearray(image)
+    data[at:at + 8] = struct.pack("<Q", value)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("edit,why", [
+    (lambda img: _header(img, 512, 0x2E7 | 1 << 8), "outside XCR0"),  # XSTATE_BV bit 8 (PT) not in XCR0 0x2e7
+    (lambda img: _header(img, 512, 0x2E7 | 1 << 63), "outside XCR0"),
+    (lambda img: _header(img, 520, 0x2E7), "bytes 8..23"),  # XCOMP_BV without bit 63: standard form, #GP
+    (lambda img: _header(img, 528, 1), "bytes 8..23"),  # header bytes 16..23
+    (lambda img: _header(_header(img, 520, 1 << 63 | 0x7), 512, 0x2E7), "outside XCOMP_BV"),
+    (lambda img: _header(_header(img, 520, 1 << 63 | 0x2E7), 560, 1), "bytes 16..63"),
+    (lambda img: _header(img, 520, 1 << 63 | 1 << 40 | 0x7), "reserved"),
+    (lambda img: img[:24] + bytes.fromhex("801f0100") + img[28:], "MXCSR"),  # bit 16 of MXCSR is reserved
+])
+def test_what_xrstor_would_refuse_is_a_finding(run, tmp_path, edit, why):
+    # SDM XRSTOR #GP: standard form XSTATE_BV outside XCR0 or header bytes 23:8 not zero; compacted form XSTATE_BV
+    # outside XCOMP_BV or header bytes 63:16 not zero; a reserved MXCSR bit. Main printed the image with exit 0.
+    from . import corewriter as W
+
+    img = W.xsave_image(2696, 0x2E7, 0x2E7, {})
+    f = tmp_path / "core"
+    f.write_bytes(W.core_file(edit(img)))
+    res, out = _core(run, f)
+    assert res.exit_code == 1 and out["ok"] is False and any(why in p for p in out["problems"]), out["problems"]
+    assert run("core", f).exit_code == 1 and "FINDING" in run("core", f).stdout
+
+
+def test_gdb_cores_are_recognised(run):
+    # The same program dumped by the kernel and by gdb 13.1's gcore on one AMD EPYC (tests/data/cores/README.md).
+    res, kernel = _core(run, _cores() / "epyc-6.18-pkru.core")
+    assert res.exit_code == 0 and kernel["writer"] == "kernel" and kernel["layout_source"] == "note"
+    assert kernel["size"] == 2440 and kernel["layout"][-1]["offset"] == 2432
+    res, gdb = _core(run, _cores() / "epyc-6.18-pkru.gdb13.core")
+    assert res.exit_code == 0 and gdb["writer"] == "gdb" and gdb["layout_source"] == "inferred"
+    assert gdb["size"] == 2696 and gdb["xstate_bv"] == gdb["xcr0"] == "0x207"  # i387_collect_xsave(gcore)
+    assert {"owner": "GDB", "type": "NT_GDB_TDESC", "size": 8069} in gdb["elf_notes"]
+    table = run("core", _cores() / "epyc-6.18-pkru.gdb13.core").stdout
+    assert "gdb's gcore" in table and "not evidence of the CPU that ran the program" in " ".join(table.split())
+    assert "CPUs whose layout fits" not in table
+
+
+def test_core_json_keeps_its_keys_and_says_ok(run):
+    res, out = _core(run, _cores() / "epyc-6.18-avx512.core")
+    keys = ["file", "input", "size", "xcr0", "xcr0_from", "signal_sw_bytes", "xstate_bv", "xcomp_bv", "format",
+            "layout_source", "layout", "components", "candidates", "layouts", "layouts_differ", "elf_notes",
+            "problems", "check", "ok"]
+    assert res.exit_code == 0 and out["ok"] is True and not set(keys) - set(out)
+    assert all(k == k.lower() and " " not in k and "-" not in k for k in out)
+    res, out = _core(run, _cores() / "epyc-6.18-avx512.core", "--cpu", "skylake-sp")
+    assert res.exit_code == 1 and out["ok"] is False  # a --cpu that differs is not ok either
+
+
+def test_emit_note_with_diagram_is_a_usage_error(run):
+    assert "--emit-note" in _one_error_line(run("layout", "--cpu", "zen4", "--emit-note", "--diagram"))
+    assert "--emit-note" in _one_error_line(run("layout", "--cpu", "zen4", "--emit-note", "-f", "svg"))
+
+
+def _read_core(path):
+    from xstatecalc.inputs import BinarySource
+    from xstatecalc.xsaveimage import read_image
+
+    src = BinarySource(path)
+    try:
+        return read_image(src, "core")
+    finally:
+        src.close()
+
+
+def test_core_memory_is_bounded_whatever_the_program_headers_say(tmp_path):
+    # One PT_NOTE segment holding a 1 MiB note, listed 150 times as itself and 150 times as overlapping segments of
+    # other lengths (k empty 12-byte notes more): main kept a copy of every descriptor it walked (300 MiB here,
+    # gigabytes with more headers).
+    import tracemalloc
+
+    from . import corewriter as W
+
+    img = W.xsave_image(2696, 0x2E7, 0x2E7, {})
+    notes = W.note("LINUX", 0x202, img) + W.note("CORE", 0x46494C45, bytes(1 << 20))  # an NT_FILE of 1 MiB
+    segs = [(4, len(notes))] * 150 + [(4, len(notes) + 12 * k) for k in range(1, 151)]
+    f = tmp_path / "core"
+    f.write_bytes(W.elf(notes + bytes(12 * 150), segs))
+    tracemalloc.start()
+    try:
+        image = _read_core(f)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert image.size == 2696 and image.note_count >= 300 and peak < 8 << 20, peak
+
+
+@pytest.mark.parametrize("loads,xnum", [(5000, False), (70000, True)])
+def test_cores_with_many_program_headers_read(run, tmp_path, loads, xnum):
+    # elf_core_dump() writes a program header per mapping; from 65535 on, e_phnum is PN_XNUM and the count is in
+    # section header 0's sh_info. Main refused more than 4096 and read PN_XNUM as 65535 headers.
+    from . import corewriter as W
+
+    notes = W.note("CORE", 1, bytes(336)) + W.note("LINUX", 0x202, W.xsave_image(2696, 0x2E7, 0x2E7, {}))
+    f = tmp_path / "core"
+    f.write_bytes(W.elf(notes, [(4, len(notes))], loads=loads, xnum=xnum))
+    res, out = _core(run, f)
+    assert res.exit_code == 0 and out["size"] == 2696 and "ice-lake-sp" in out["candidates"], res.stderr
+
+
+LAYOUT_2E7 = {2: (576, 256), 5: (1088, 64), 6: (1152, 512), 7: (1664, 1024), 9: (2688, 8)}
+
+
+@pytest.mark.parametrize("change,why", [
+    (lambda r: r + [(9, 8, 2688, 0)], "a second record"),
+    (lambda r: [(2, 4096, 576, 0)] + r[1:], "run past"),  # AVX of 4096 bytes in a 2696-byte image
+    (lambda r: r[:1] + [(5, 64, 600, 0)] + r[2:], "overlaps"),
+    (lambda r: r + [(18, 8192, 2696, 0)], "not in XCR0"),
+    (lambda r: r + [(11, 16, 2700, 0)], "supervisor"),
+    (lambda r: r + [(70, 8, 2700, 0)], "not an XSAVE component"),
+    (lambda r: r[:-1], "no record for pkru"),
+    (lambda r: r + [(0, 160, 0, 0)] * 70, "larger than any kernel writes"),
+])
+def test_layout_note_records_are_checked(run, tmp_path, change, why):
+    import struct
+
+    from . import corewriter as W
+
+    records = [(n, size, off, 0) for n, (off, size) in sorted(LAYOUT_2E7.items())]
+    desc = b"".join(struct.pack("<IIII", *r) for r in change(records))
+    f = tmp_path / "core"
+    f.write_bytes(W.core_file(W.xsave_image(2696, 0x2E7, 0x2E7, LAYOUT_2E7), layout_desc_bytes=desc))
+    assert why in _one_error_line(run("core", f, "--component", "2"))
+
+
+def test_component_output_is_bounded(run, tmp_path):
+    # The biggest image core reads is 1 MiB; a component dump draws 16 KiB for people and gives JSON every byte.
+    import json
+
+    from . import corewriter as W
+
+    big = tmp_path / "big"
+    big.write_bytes(W.core_file(bytes(576) + bytes((2 << 20) - 576)))
+    assert "larger than" in _one_error_line(run("core", big, "--component", "2"))
+    layout = {2: (576, 100_000)}
+    f = tmp_path / "core"
+    f.write_bytes(W.core_file(W.xsave_image(576 + 100_000, 0x7, 0x7, layout), layout))
+    res = run("core", f, "--component", "2")
+    assert res.exit_code == 0 and len(res.stdout.splitlines()) < 1100
+    assert len(bytes.fromhex(json.loads(run("core", f, "--component", "2", "-f", "json").stdout)["component"]["hex"])
+               ) == 100_000
+
+
+def test_a_fifo_never_blocks(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (["core", str(fifo)], ["dmesg", "--check", str(fifo)], ["sizes", "--cpu", str(fifo)]):
+        res = subprocess.run([sys.executable, "-m", "xstatecalc", *args], capture_output=True, text=True, timeout=20,
+                             cwd=tmp_path)
+        assert res.returncode == 2 and res.stderr.startswith("xstatecalc: error:") and "FIFO" in res.stderr

@@ -31,8 +31,11 @@ def read_text(path: str | os.PathLike, *, limit: int = MAX_INPUT_BYTES, what: st
                 raise InputError("<stdin>: standard input is closed; give a file instead of '-'")
             data = sys.stdin.buffer.read(limit + 1)
         else:
-            with open(name, "rb") as fh:
+            with _open_nonblocking(name) as fh:
                 data = fh.read(limit + 1)
+                if not data and stat.S_ISFIFO(os.fstat(fh.fileno()).st_mode):
+                    raise InputError(f"{shown}: a FIFO with no writer: nothing to read (start the writer first, or "
+                                     f"pipe into '-')")
     except IsADirectoryError:
         raise InputError(f"{shown}: is a directory, not a {what}") from None
     except FileNotFoundError:
@@ -76,10 +79,12 @@ class BinarySource:
                                      "by name")
                 self.size = len(self._data)
             else:
-                self._fh = open(self.name, "rb")
+                self._fh = _open_nonblocking(self.name)
                 st = os.fstat(self._fh.fileno())
                 if not stat.S_ISREG(st.st_mode):
-                    raise InputError(f"{self.shown}: not a regular file")
+                    self._fh.close()
+                    raise InputError(f"{self.shown}: not a regular file (a FIFO, device or socket); give the file "
+                                     "itself, or '-' to read standard input")
                 self.size = st.st_size
         except IsADirectoryError:
             raise InputError(f"{self.shown}: is a directory, not a {what}") from None
@@ -105,6 +110,20 @@ class BinarySource:
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
+
+
+def _open_nonblocking(name: str):
+    """open(name, "rb") that cannot hang: a FIFO nobody writes to would block open() for ever, so it is opened
+    O_NONBLOCK, then switched back to blocking reads (a pipe with a writer streams; one without reads as empty)."""
+    import fcntl
+
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _utf16(data: bytes) -> bool:

@@ -90,6 +90,9 @@ def layout(cpu, mask, feature_list, emit_note, diagram, kernels, options, fmt):
     k = one_kernel(kernels, "layout", host=wants_host([cpu]))
     if mask and feature_list:
         raise click.UsageError("give either --mask or --features, not both")
+    if emit_note and (diagram or fmt == "svg"):
+        raise click.UsageError("--emit-note prints the note's records, --diagram and --format svg draw the buffer: "
+                               "give one of them")
     if mask:
         try:
             m = parse_mask(mask)

@@ -21,10 +21,8 @@ def _one_error_line(res, code=2):
 # ------------------------------------------------------------------ numbers users type
 
 NOT_NUMBERS = ["١٦٣٨٤", "1_8", "+18", "0b11", "0o7", "-1", "018", "1e3", "١٨"]
-
-
-@pytest.mark.parametrize("value", NOT_NUMBERS)
-@pytest.mark.parametrize("template", [
+NOT_MASKS = ["+7", "-1", "1_8", "١٨", "0x_7", "0x1" + "0" * 16]  # --mask is hex with or without 0x: 0b11 is 0xb11
+TEMPLATES = [
     ["sigstack", "--cpu", "spr", "--size", "{}"],
     ["guest", "--process", "--sigaltstack", "{}"],
     ["limit", "user.max.size", "{}"],
@@ -32,7 +30,12 @@ NOT_NUMBERS = ["١٦٣٨٤", "1_8", "+18", "0b11", "0o7", "-1", "018", "1e3", "�
     ["guest", "--enable", "{}"],
     ["layout", "--cpu", "spr", "--features", "avx,{}"],
     ["sizes", "--disable", "clearcpuid={}"],
-])
+]
+
+
+@pytest.mark.parametrize("template,value", [(t, v) for t in TEMPLATES for v in NOT_NUMBERS]
+                         + [(["layout", "--cpu", "spr", "--mask", "{}"], v) for v in NOT_MASKS]
+                         + [(["sigstack", "--cpu", "spr", "--libc", "glibc-2.0{}"], "39")])
 def test_integers_are_ascii_decimal_or_hex_everywhere(run, template, value):
     # int() takes all of these ('١٦' is 16, '1_8' is 18, '+18' is 18, int(x, 0) takes '0b11'); a user who typed
     # one of them meant something the tool cannot know. Refused at parse time, before any file is read.

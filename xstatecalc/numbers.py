@@ -52,11 +52,6 @@ def parse_int(text, *, what: str = "number", bits: int = 64, hex_only: bool = Fa
     return value
 
 
-def parse_mask(text) -> int:
-    """A 64-bit XSAVE feature mask: '0x602e7' or '602e7' (hex either way)."""
-    return parse_int(text, what="mask", hex_only=True)
-
-
 def looks_numeric(text: str) -> bool:
     """Whether *text* was meant as a number (starts with a digit or a sign): a word list that also takes names
     hands such words to parse_int, so that '+18' or '1_8' is refused rather than read as a name."""

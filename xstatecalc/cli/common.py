@@ -48,18 +48,21 @@ def note(message: str) -> None:
 
 class UInt(click.ParamType):
     """A non-negative integer as users type it on every command: ASCII decimal or 0x hex, nothing else
-    (numbers.parse_int: no sign, underscore, 0b/0o, leading zero or non-ASCII digit), within [lo, hi]."""
+    (numbers.parse_int: no sign, underscore, 0b/0o, leading zero or non-ASCII digit), within [lo, hi]. *hex_only*:
+    a mask, hex with or without 0x (602e7 = 0x602e7)."""
 
     name = "integer"
 
-    def __init__(self, lo: int = 0, hi: int = (1 << 64) - 1):
-        self.lo, self.hi = lo, hi
+    def __init__(self, lo: int = 0, hi: int = (1 << 64) - 1, *, hex_only: bool = False):
+        self.lo, self.hi, self.hex_only = lo, hi, hex_only
+        if hex_only:
+            self.name = "mask"
 
     def convert(self, value, param, ctx):
         from ..numbers import parse_int
 
         try:
-            n = parse_int(value, what="")
+            n = parse_int(value, what="", hex_only=self.hex_only)
         except ValueError as e:
             self.fail(str(e), param, ctx)
         if not self.lo <= n <= self.hi:

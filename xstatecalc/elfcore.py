@@ -37,7 +37,7 @@ NT_PRFPREG = 2  # NT_FPREGSET: struct user_i387_struct (the 512-byte FXSAVE imag
 NT_PRXFPREG = 0x46E62B7F  # i386: the FXSAVE image
 NT_X86_XSTATE = 0x202  # the XSAVE image, standard format (xstateregs_get)
 NT_X86_XSAVE_LAYOUT = 0x205  # struct x86_xfeat_component[] (6.12+)
-NT_GDB_TDESC = 0xFF000000  # gdb's target description (gcore_elf_make_tdesc_note(), owner "GDB", gdb 11+)
+NT_GDB_TDESC = 0xFF000000  # gdb's target description (gcore_elf_make_tdesc_note(), owner "GDB", since 2021)
 NOTE_NAMES = {1: "NT_PRSTATUS", NT_PRFPREG: "NT_FPREGSET", 3: "NT_PRPSINFO", 6: "NT_AUXV",
               0x53494749: "NT_SIGINFO", 0x46494C45: "NT_FILE", NT_PRXFPREG: "NT_PRXFPREG",
               NT_X86_XSTATE: "NT_X86_XSTATE", NT_X86_XSAVE_LAYOUT: "NT_X86_XSAVE_LAYOUT",

@@ -171,7 +171,7 @@ def read_image(src, source: str, *, raw: bool | None = None) -> Image:
                          "no XSAVE image to read")
     if len(xstate.desc) > MAX_IMAGE:
         raise InputError(f"{source}: NT_X86_XSTATE of {len(xstate.desc)} bytes is larger than any XSAVE image")
-    # gcore_elf_make_tdesc_note(): gdb (11+) adds its target description; the kernel never writes a GDB note.
+    # gcore_elf_make_tdesc_note(): gdb adds its target description; the kernel never writes a GDB note.
     writer = "gdb" if core.has("GDB", NT_GDB_TDESC) else "kernel"
     # One NT_X86_XSTATE per thread; the first belongs to the thread that dumped (fill_note_info()).
     image = _image(xstate.desc, source, "core", None, listed, writer=writer, note_count=core.count)
@@ -310,7 +310,8 @@ def fits(profile, image: Image) -> list[str]:
     need = max((o + s for o, s in lay.values()), default=C.XSAVE_HDR_END)
     if image.kind == "core" and not image.compacted and image.xcr0 is not None and need != image.size:
         # NT_X86_XSTATE is exactly fpu_user_cfg.max_size: the standard size of XCR0 (regset .n = size / 8); gdb
-        # writes the standard size of its XCR0 too (X86_XSTATE_SIZE(), or the host's CPUID(0xD,0).EBX from gdb 14).
+        # writes the standard size of its XCR0 too (X86_XSTATE_SIZE(), or the host's CPUID(0xD,0).EBX once gdb has
+        # x86_xsave_layout).
         why.append(f"the standard size for XCR0 is {need} on {profile.name}, the note has {image.size} bytes")
     elif need > image.size:
         why.append(f"{profile.name} needs {need} bytes for these features, the image has {image.size}")

@@ -33,9 +33,10 @@ def host_view(b, rows, release: str, options_read: list[str] | None = None) -> V
 
 GDB_NOTE = ("Written by gdb's gcore (an NT_GDB_TDESC note, no NT_X86_XSAVE_LAYOUT): gdb lays the image out itself. "
             "gdb 13 and older use Intel's offsets and sizes whatever the CPU (i387_collect_xsave()), so on an AMD CPU "
-            "the components whose offsets differ (AVX-512, PKRU) do not hold the program's values; gdb 14 and later use "
-            "the offsets of the machine gdb ran on (CPUID). gdb also marks every XCR0 component as holding state "
-            "(XSTATE_BV = XCR0). The layouts below are gdb's choice, not evidence of the CPU that ran the program.")
+            "the components whose offsets differ (AVX-512, PKRU) do not hold the program's values; later gdb (its "
+            "x86_xsave_layout) uses the offsets of the machine gdb ran on (CPUID). gdb also marks every XCR0 "
+            "component as holding state (XSTATE_BV = XCR0). The layouts below are gdb's choice, not evidence of the "
+            "CPU that ran the program.")
 HEX_ROWS = 1024  # hexdump rows drawn for people (16 KiB: AMX tile data is 8 KiB); JSON has every byte
 
 

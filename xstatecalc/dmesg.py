@@ -225,6 +225,7 @@ def parse_log(text: str) -> ParsedLog:
 
 
 def keyed_boots(found_boots: list) -> ParsedLog:
+    """ParsedLog of boots() already split: the last boot's lines keyed once."""
     keyed: dict = {}
     ignored: list[str] = []
     last = found_boots[-1] if found_boots else None
@@ -237,6 +238,7 @@ def keyed_boots(found_boots: list) -> ParsedLog:
 
 
 def boot_keys(boot: LogBoot) -> list:
+    """line_key() of each of the boot's lines: computed by boots(), else now."""
     return boot.keys if len(boot.keys) == len(boot.lines) else [line_key(x) for x in boot.lines]
 
 

@@ -81,6 +81,9 @@ class BinarySource:
             else:
                 self._fh = _open_nonblocking(self.name)
                 st = os.fstat(self._fh.fileno())
+                if stat.S_ISDIR(st.st_mode):
+                    self._fh.close()
+                    raise IsADirectoryError
                 if not stat.S_ISREG(st.st_mode):
                     self._fh.close()
                     raise InputError(f"{self.shown}: not a regular file (a FIFO, device or socket); give the file "

@@ -20,6 +20,7 @@ TABLE_ROWS = 200  # lines of each verdict drawn for people; JSON and CSV carry t
 
 
 def dmesg_check_view(b, res, *, kernel_source: str, agreeing: list[str] | None = None) -> View:
+    """A pasted log held against one model: JSON now, the table and CSV only when drawn."""
     boot_rec = None
     if res.boot is not None:
         boot_rec = {"index": res.boot.index, "of": res.boots, "line": res.boot.line, "banner": res.boot.kernel}

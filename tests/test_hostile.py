@@ -451,8 +451,8 @@ def _read_core(path):
 
 
 def test_core_memory_is_bounded_whatever_the_program_headers_say(tmp_path):
-    # One PT_NOTE segment holding a 1 MiB note, listed 150 times as itself and 150 times as overlapping segments of
-    # other lengths (k empty 12-byte notes more): main kept a copy of every descriptor it walked (300 MiB here,
+    # One PT_NOTE segment holding a 1 MiB note, listed 80 times as itself and 80 times as overlapping segments of
+    # other lengths (k empty 12-byte notes more): main kept a copy of every descriptor it walked (160 MiB here,
     # gigabytes with more headers).
     import tracemalloc
 
@@ -460,16 +460,17 @@ def test_core_memory_is_bounded_whatever_the_program_headers_say(tmp_path):
 
     img = W.xsave_image(2696, 0x2E7, 0x2E7, {})
     notes = W.note("LINUX", 0x202, img) + W.note("CORE", 0x46494C45, bytes(1 << 20))  # an NT_FILE of 1 MiB
-    segs = [(4, len(notes))] * 150 + [(4, len(notes) + 12 * k) for k in range(1, 151)]
+    segs = [(4, len(notes))] * 80 + [(4, len(notes) + 12 * k) for k in range(1, 81)]
     f = tmp_path / "core"
-    f.write_bytes(W.elf(notes + bytes(12 * 150), segs))
+    f.write_bytes(W.elf(notes + bytes(12 * 80), segs))
     tracemalloc.start()
     try:
         image = _read_core(f)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert image.size == 2696 and image.note_count >= 300 and peak < 8 << 20, peak
+    assert peak < 8 << 20, f"{peak >> 20} MiB"
+    assert image.size == 2696 and image.note_count >= 160
 
 
 @pytest.mark.parametrize("loads,xnum", [(5000, False), (70000, True)])

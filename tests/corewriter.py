@@ -35,15 +35,35 @@ def _note(name, ntype, desc):
     return struct.pack("<III", len(name_b), len(desc), ntype) + pad(name_b) + pad(desc)
 
 
-def core_file(xstate, layout=None, *, truncate_last_note_by=0):
-    """An ELF64 x86-64 core with one PT_NOTE: NT_PRSTATUS (zeros), NT_X86_XSTATE, and the layout note."""
+def core_file(xstate, layout=None, *, truncate_last_note_by=0, layout_desc_bytes=None, extra_notes=b""):
+    """An ELF64 x86-64 core with one PT_NOTE: NT_PRSTATUS (zeros), NT_X86_XSTATE, and the layout note
+    (*layout_desc_bytes*: the note's descriptor as given, records or not)."""
     notes = _note("CORE", 1, bytes(336)) + _note("LINUX", 0x202, xstate)
-    if layout is not None:
-        notes += _note("LINUX", 0x205, layout_desc(layout))
-    ehdr_size, phdr_size = 64, 56
-    note_off = ehdr_size + phdr_size
+    if layout is not None or layout_desc_bytes is not None:
+        notes += _note("LINUX", 0x205, layout_desc(layout) if layout_desc_bytes is None else layout_desc_bytes)
+    notes += extra_notes
     seg_size = len(notes) - truncate_last_note_by
+    return elf(notes[:seg_size], [(4, seg_size)])
+
+
+def note(name, ntype, desc):
+    """One ELF note: u32 namesz, descsz, type; name and descriptor padded to 4."""
+    return _note(name, ntype, desc)
+
+
+def elf(payload, segments, *, loads=0, xnum=False):
+    """An ELF64 x86-64 core: *payload* after the headers; *segments* [(p_type, filesz)] all start at the
+    payload (a list of one PT_NOTE, or the same notes listed again and again); *loads* empty PT_LOAD headers
+    first (elf_core_dump() writes one per mapping); *xnum*: e_phnum = PN_XNUM (0xffff) and the real count in
+    section header 0's sh_info, as elf_core_dump() writes 65535 or more (fill_extnum_info())."""
+    count = loads + len(segments)
+    phoff, shoff = 64, 64
+    phoff = shoff + (64 if xnum else 0)
+    data_off = phoff + 56 * count
     ehdr = (b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
-            + struct.pack("<HHIQQQIHHHHHH", 4, 62, 1, 0, ehdr_size, 0, 0, ehdr_size, phdr_size, 1, 64, 0, 0))
-    phdr = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, seg_size, 0, 4)
-    return ehdr + phdr + notes[:seg_size]
+            + struct.pack("<HHIQQQIHHHHHH", 4, 62, 1, 0, phoff, shoff if xnum else 0, 0, 64, 56,
+                          0xFFFF if xnum else count, 64, 1 if xnum else 0, 0))
+    shdr = struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, count, 0, 0) if xnum else b""
+    phdrs = b"".join(struct.pack("<IIQQQQQQ", 1, 4, data_off, 0, 0, 0, 0, 4) for _ in range(loads))
+    phdrs += b"".join(struct.pack("<IIQQQQQQ", ptype, 4, data_off, 0, 0, size, 0, 4) for ptype, size in segments)
+    return ehdr + shdr + phdrs + payload

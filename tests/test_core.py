@@ -118,8 +118,7 @@ def test_emit_note_reproduces_the_real_note(run):
     from xstatecalc.inputs import BinarySource
 
     src = BinarySource(REAL)
-    _, notes = read_notes(src, "real")
-    real = next(n for n in notes if n.type == 0x205).desc
+    real = read_notes(src, "real").first("LINUX", 0x205).desc
     out = json.loads(run("layout", "--cpu", "zen4", "--mask", "0xe7", "--emit-note", "-f", "json").stdout)
     assert bytes.fromhex(out["desc_hex"]) == real and out["written"]
 

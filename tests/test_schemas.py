@@ -23,6 +23,7 @@ EXTRA = [
     "sizes --cpu zen2 --kernel 4.19 --disable noxsaves",
     "features --cpu zen2 --kernel 6.1",
     "layout --cpu zen4 --features avx,avx512,pkru",
+    "layout --cpu skylake --kernel 6.1 --emit-note",
     "guest --cpu spr --kernel 5.4 --enable amx",
     "guest --enable amx --process --sigaltstack 3000",
     "dmesg --cpu spr --kernel 6.1",
@@ -39,6 +40,9 @@ EXTRA = [
     "pool spr zen4 skylake-sp@6.1 emerald-rapids@5.15",
     "cpus",
     "kernels --branch 6.1",
+    "core tests/data/cores/epyc-6.18-pkru.gdb13.core",
+    "core tests/data/cores/epyc-6.18-pkru.xsave --raw --cpu zen3",
+    "core tests/data/cores/epyc-6.18-pkru.core --component 9",
 ]
 
 
@@ -53,7 +57,7 @@ def _cases():
     seen = set()
     for cmd in list(_readme_commands()) + EXTRA:
         args = cmd.split()
-        if args[0] not in commands() or "--format" in args or "-f" in args or "--emit-note" in args:
+        if args[0] not in commands() or "--format" in args or "-f" in args:
             continue
         if cmd not in seen:
             seen.add(cmd)

@@ -147,10 +147,11 @@ def parse_feature(word: str) -> int:
         return GROUP_ALIASES[w]
     if w in _BY_KEY:
         return bit(_BY_KEY[w])
-    try:
-        n = int(w, 0)
-    except ValueError:
-        raise ValueError(f"unknown XSAVE feature {word!r}") from None
+    from .numbers import looks_numeric, parse_int
+
+    if not looks_numeric(w):
+        raise ValueError(f"unknown XSAVE feature {word.strip()[:40]!r}")
+    n = parse_int(w, what="XSAVE component number")
     if not 0 <= n < 64:
         raise ValueError(f"XSAVE component number {n} is outside 0..63")
     return bit(n)

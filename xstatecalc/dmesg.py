@@ -68,25 +68,33 @@ def strip_ansi(line: str) -> str:
     return "".join(out)
 
 
-def _fpu_part(raw: str) -> str | None:
+def _fpu_part(raw: str, clean: str | None = None) -> str | None:
     """The x86/fpu-related message of one log line, whatever prefix it has (timestamps, caller ids,
-    journalctl, mail quotes, colour), or None."""
+    journalctl, mail quotes, colour), or None. *clean*: the line already without ANSI sequences."""
     if len(raw) > MAX_LOG_LINE:
         return None
-    line = strip_ansi(raw).rstrip()
-    at = min((i for i in (line.find(m) for m in _MARKERS) if i != -1), default=-1)
-    return None if at == -1 else line[at:]
+    line = strip_ansi(raw) if clean is None else clean
+    at = -1
+    for marker in _MARKERS:
+        i = line.find(marker)
+        if i != -1 and (at == -1 or i < at):
+            at = i
+    return None if at == -1 else line[at:].rstrip()
 
 
 def line_key(line: str):
     """What a line is about, so that lines about the same thing can be paired."""
     body = line[len("x86/fpu: "):] if line.startswith("x86/fpu: ") else line
-    if body.startswith("Supporting XSAVE feature 0x"):
-        num = body[len("Supporting XSAVE feature 0x"):].split(":", 1)[0]
-        return ("feature", int(num, 16)) if num and len(num) <= 16 and _is_hex(num) else None
+    # A feature or offset line whose number no kernel prints (65 bits, a sign, another script's digits) is keyed
+    # as unreadable: never paired with a model's line, so it can only differ.
+    if body.startswith("Supporting XSAVE feature "):
+        num = body[len("Supporting XSAVE feature "):].split(":", 1)[0]
+        ok = num.startswith("0x") and 2 < len(num) <= 18 and _is_hex(num[2:])
+        return ("feature", int(num[2:], 16)) if ok else ("unreadable", line)
     if body.startswith("xstate_offset["):
         num = body[len("xstate_offset["):].split("]", 1)[0]
-        return ("offset", int(num)) if num.isascii() and num.isdigit() and len(num) <= 3 else None
+        ok = num.isascii() and num.isdigit() and len(num) <= 3
+        return ("offset", int(num)) if ok else ("unreadable", line)
     for prefix, key in (("Enabled xstate features", "enabled"), ("signal: max sigframe size", "sigframe"),
                         ("XSAVE consistency problem", "consistency"), ("x87 FPU will use", "legacy"),
                         ("FP/SSE not present", "fpsse"), ("Both APX/MPX present", "apxmpx"),
@@ -98,8 +106,11 @@ def line_key(line: str):
     return None
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def _is_hex(s: str) -> bool:
-    return all(ch in "0123456789abcdefABCDEF" for ch in s)
+    return set(s) <= _HEX
 
 
 def extract(text: str) -> list[str]:
@@ -115,20 +126,21 @@ class LogBoot:
     line: int  # first line of the boot in the file
     kernel: str | None  # from its 'Linux version ...' banner
     lines: list
+    keys: list = ()  # line_key() of each line, computed once by boots()
 
 
 def banner_version(line: str) -> str | None:
     """The release of a kernel banner ('Linux version 6.8.0-45-generic (buildd@...) ...'), else None.
 
     Only a real banner counts: the release is followed by ' (' and parses as a kernel version."""
-    from .errors import KernelVersionError
-    from .versions import parse_version
-
     if len(line) > MAX_LOG_LINE:
         return None
     at = line.find("Linux version ")
     if at == -1:
         return None
+    from .errors import KernelVersionError
+    from .versions import parse_version
+
     rest = line[at + len("Linux version "):]
     release, sep, tail = rest.partition(" ")
     if not sep or not tail.startswith("("):
@@ -145,31 +157,33 @@ def boots(text: str) -> list[LogBoot]:
     starts again. Boots without x86/fpu lines are dropped."""
     out: list[LogBoot] = []
     cur_lines: list[str] = []
+    cur_keys: list = []
     cur_start, cur_kernel, seen = 1, None, set()
 
     def close():
         if cur_lines:
-            out.append(LogBoot(len(out) + 1, cur_start, cur_kernel, list(cur_lines)))
+            out.append(LogBoot(len(out) + 1, cur_start, cur_kernel, cur_lines, cur_keys))
 
     for no, raw in enumerate(text.splitlines(), 1):
         if len(raw) > MAX_LOG_LINE:
             continue
         clean = strip_ansi(raw)
         version = banner_version(clean)
-        if version is not None or clean.lstrip("> |").startswith("-- Boot "):
+        if version is not None or ("-- Boot " in clean and clean.lstrip("> |").startswith("-- Boot ")):
             close()
-            cur_lines, cur_start, cur_kernel, seen = [], no, version, set()
+            cur_lines, cur_keys, cur_start, cur_kernel, seen = [], [], no, version, set()
             continue
-        part = _fpu_part(raw)
+        part = _fpu_part(raw, clean)
         if part is None:
             continue
         key = line_key(part)
         if key is not None and key in seen and key[0] in ("feature", "enabled", "offset"):
             close()  # the same block again without a banner: a second boot
-            cur_lines, cur_start, cur_kernel, seen = [], no, None, set()
+            cur_lines, cur_keys, cur_start, cur_kernel, seen = [], [], no, None, set()
         if key is not None:
             seen.add(key)
         cur_lines.append(part)
+        cur_keys.append(key)
     close()
     return [b._replace(index=i) for i, b in enumerate(out, 1)]
 
@@ -191,28 +205,72 @@ class CheckResult:
         return not self.differing and not self.unexpected and bool(self.matching)
 
 
-def check(b: Boot, text: str) -> CheckResult:
-    """Compare the last boot of a pasted log with the model. Missing lines are tolerated (logs get cut)."""
-    all_boots = boots(text)
-    chosen = all_boots[-1] if all_boots else None
-    found = chosen.lines if chosen else []
-    expected = boot_lines(b)
-    res = CheckResult(expected, found, boot=chosen, boots=len(all_boots))
-    want = {line_key(line): line for line in expected}
-    seen = set()
-    for line in found:
-        k = line_key(line)
+@record
+class ParsedLog:
+    """A log read once: its boots, and the last boot's lines keyed (the first line of each key, in order) for
+    comparing with any number of models without reading the log again."""
+
+    boots: list
+    keyed: dict  # line_key -> line
+    ignored: list  # x86/fpu lines without a key
+
+    @property
+    def last(self) -> LogBoot | None:
+        return self.boots[-1] if self.boots else None
+
+
+def parse_log(text: str) -> ParsedLog:
+    """Split *text* into boots and key the last one's lines (linear in the log)."""
+    return keyed_boots(boots(text))
+
+
+def keyed_boots(found_boots: list) -> ParsedLog:
+    """ParsedLog of boots() already split: the last boot's lines keyed once."""
+    keyed: dict = {}
+    ignored: list[str] = []
+    last = found_boots[-1] if found_boots else None
+    for line, k in zip(last.lines, boot_keys(last)) if last else ():
         if k is None:
-            res.ignored.append(line)
-            continue
-        if k in seen:
-            continue
-        seen.add(k)
+            ignored.append(line)
+        else:
+            keyed.setdefault(k, line)
+    return ParsedLog(found_boots, keyed, ignored)
+
+
+def boot_keys(boot: LogBoot) -> list:
+    """line_key() of each of the boot's lines: computed by boots(), else now."""
+    return boot.keys if len(boot.keys) == len(boot.lines) else [line_key(x) for x in boot.lines]
+
+
+def agrees(b: Boot, log: ParsedLog) -> bool:
+    """check(b, log).ok, in time proportional to what the model prints, not to the log: every keyed line of the
+    log is the model's line for that key (none differs, none is unexpected) and at least one matches."""
+    seen = 0
+    for k, line in {line_key(x): x for x in boot_lines(b)}.items():
+        got = log.keyed.get(k)
+        if got is not None:
+            if got != line:
+                return False
+            seen += 1
+    return seen > 0 and seen == len(log.keyed)
+
+
+def check(b: Boot, log) -> CheckResult:
+    """Compare the last boot of a pasted log (its text, or parse_log() of it) with the model. Missing lines are
+    tolerated (logs get cut)."""
+    if isinstance(log, str):
+        log = parse_log(log)
+    expected = boot_lines(b)
+    chosen = log.last
+    res = CheckResult(expected, chosen.lines if chosen else [], boot=chosen, boots=len(log.boots),
+                      ignored=list(log.ignored))
+    want = {line_key(line): line for line in expected}
+    for k, line in log.keyed.items():
         if k not in want:
             res.unexpected.append(line)
         elif want[k] == line:
             res.matching.append(line)
         else:
             res.differing.append((want[k], line))
-    res.missing = [line for k, line in want.items() if k not in seen]
+    res.missing = [line for k, line in want.items() if k not in log.keyed]
     return res

@@ -17,6 +17,10 @@ class ProfileError(InputError):
     def __init__(self, source: str, where: str, problem: str, line: int | None = None):
         self.source, self.where, self.problem, self.line = source, where, problem, line
         loc = f"{source}:{line}" if line else source
+        if where:
+            from .yamltext import clip
+
+            where = clip(where, 40)  # a path into the file is made of the file's own keys: a short piece of them
         super().__init__(f"{loc}: {where}: {problem}" if where else f"{loc}: {problem}")
 
 
@@ -24,7 +28,7 @@ class UnknownCpuError(InputError):
     def __init__(self, name: str, suggestions: list[str]):
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(
-            f"unknown CPU {name!r}.{hint} Run 'xstatecalc cpus' for the list, or pass a profile file path."
+            f"unknown CPU {_token(name)}.{hint} Run 'xstatecalc cpus' for the list, or pass a profile file path."
         )
         self.name, self.suggestions = name, suggestions
 
@@ -35,3 +39,9 @@ class KernelVersionError(InputError):
 
 class ImportFormatError(InputError):
     """A CPUID dump could not be turned into a profile."""
+
+
+def _token(text) -> str:
+    from .yamltext import token
+
+    return token(text)

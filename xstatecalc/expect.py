@@ -70,28 +70,28 @@ def load(path: str) -> list[Case]:
         for k in item:
             if k not in _CASE_KEYS:
                 close = _close(k, _CASE_KEYS)
-                fail(str(k), f"unknown key {k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                fail(str(k), f"unknown key {_token(k)}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         if not isinstance(item.get("cpu"), str) or not item["cpu"].strip():
             fail("cpu", "missing or not a string: the CPU name, alias or profile path")
         kernel = item.get("kernel")
         if kernel is not None and not isinstance(kernel, str):
             fail("kernel", f"expected a version string such as 6.1 or 6.1.134, got {type(kernel).__name__} "
-                           f"{kernel!r}")
+                           f"{_token(kernel)}")
         opts = item.get("options") or {}
         if not isinstance(opts, dict):
             fail("options", "expected a mapping (disable, ia32_emulation, arch)")
         for k in opts:
             if k not in _OPTION_KEYS:
-                fail(f"options.{k}", f"unknown option {k!r}; known: {', '.join(sorted(_OPTION_KEYS))}")
+                fail(f"options.{k}", f"unknown option {_token(k)}; known: {', '.join(sorted(_OPTION_KEYS))}")
         words = opts.get("disable") or []
         if isinstance(words, str):
             words = [words]
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             fail("options.disable", "expected a list of switches such as [nopku, clearcpuid=avx512f]")
         if "arch" in opts and opts["arch"] not in ("x86_64", "i386"):
-            fail("options.arch", f"expected x86_64 or i386, got {opts['arch']!r}")
+            fail("options.arch", f"expected x86_64 or i386, got {_token(opts['arch'])}")
         if "ia32_emulation" in opts and not isinstance(opts["ia32_emulation"], bool):
-            fail("options.ia32_emulation", f"expected true or false, got {opts['ia32_emulation']!r}")
+            fail("options.ia32_emulation", f"expected true or false, got {_token(opts['ia32_emulation'])}")
         try:
             make_options(words, arch=opts.get("arch", "x86_64"), ia32_emulation=opts.get("ia32_emulation", True))
         except ValueError as e:
@@ -113,14 +113,16 @@ def _compare(name: str, expected, actual) -> tuple[bool, str | None]:
     """(ok, problem): *problem* explains an expectation of the wrong kind (exit 2, not a mismatch)."""
     if isinstance(actual, bool):
         if not isinstance(expected, bool):
-            return False, f"{name} is true or false, got {expected!r}"
+            return False, f"{name} is true or false, got {_token(expected)}"
         return expected is actual, None
     if actual is None:
         return expected is None, None if expected is None or isinstance(expected, int) else \
-            f"{name} is a number or null, got {expected!r}"
+            f"{name} is a number or null, got {_token(expected)}"
+    if isinstance(expected, int) and not isinstance(expected, bool) and expected < 0:
+        return False, f"{name}: {expected} is negative; sizes and masks are unsigned"
     if isinstance(actual, str) and actual.startswith("0x"):  # masks
         if isinstance(expected, bool) or not isinstance(expected, (int, str)):
-            return False, f"{name} is a mask: write it as 0x hex, got {expected!r}"
+            return False, f"{name} is a mask: write it as 0x hex, got {_token(expected)}"
         if isinstance(expected, str):
             from .numbers import parse_int
 
@@ -131,13 +133,25 @@ def _compare(name: str, expected, actual) -> tuple[bool, str | None]:
         return expected == int(actual, 16), None
     if isinstance(actual, int):
         if isinstance(expected, str):
+            from .numbers import parse_int
+
+            try:
+                parse_int(expected, what=name)
+            except ValueError:
+                return False, f"{name} is a number (ASCII decimal or 0x hex), got {_token(expected)}"
             return False, f"{name} is a number: write {expected} without quotes"
         if isinstance(expected, bool) or not isinstance(expected, int):
-            return False, f"{name} is a number, got {expected!r}"
+            return False, f"{name} is a number, got {_token(expected)}"
         return expected == actual, None
     if not isinstance(expected, str):
-        return False, f"{name} is a word ({actual}), got {expected!r}"
+        return False, f"{name} is a word ({actual}), got {_token(expected)}"
     return expected == actual, None
+
+
+def _token(value) -> str:
+    from .yamltext import token
+
+    return token(value)
 
 
 def evaluate(case: Case, resolve_cpu=None) -> list[dict]:
@@ -162,7 +176,7 @@ def evaluate(case: Case, resolve_cpu=None) -> list[dict]:
     for name, want in case.expect.items():
         if name not in values:
             close = _close(name, values)
-            raise InputError(f"{case.lines[name]}: unknown value name {name!r}"
+            raise InputError(f"{case.lines[name]}: unknown value name {_token(name)}"
                              + (f" (did you mean {close[0]}?)" if close else "")
                              + "; see 'xstatecalc sizes --explain' or the README for the names")
         ok, problem = _compare(name, want, values[name])

@@ -174,6 +174,7 @@ class _Block:
         self.regs: dict[tuple[int, int], Regs] = {}
         self.lines: dict[tuple[int, int], int] = {}
         self.untagged: dict[int, list[tuple[Regs, int]]] = {}
+        self.malformed: list[tuple[int, int | None, str]] = []  # (line, leaf if readable, text): register-like lines
 
 
 def parse(text: str, source: str, fmt: str | None = None) -> Dump:
@@ -203,6 +204,11 @@ def parse(text: str, source: str, fmt: str | None = None) -> Dump:
             continue
         got = parse_line(line)
         if got is None:
+            if fmt == "aida64" and _aida_like(line):
+                if not blocks:
+                    blocks.append(_Block("0"))
+                s = line.strip()
+                blocks[-1].malformed.append((no, _hex(s[6:14]), s))
             continue
         leaf, sub, regs = got
         if not blocks:
@@ -254,9 +260,26 @@ def _conflict(dump: Dump, blk: _Block, key, regs, no: int) -> None:
     dump.warnings.append(msg + " (the importer does not read this leaf)")
 
 
+def _aida_like(line: str) -> bool:
+    """'CPUID 0000000D: …' that _aida_line() could not read: a register line damaged in transit (not 'CPUID
+    Manufacturer: …' or 'CPUID Revision    : …', which AIDA64 reports also print)."""
+    s = line.strip()
+    return s.startswith("CPUID ") and s[14:15] == ":" and " " not in s[6:14]
+
+
 def _resolve_untagged(dump: Dump, blk: _Block):
     """Give untagged sub-leaf lines their numbers: in order for most leaves; leaf 0xD by its supported masks.
     Returns how leaf 0xD was read, (description, sub-leaves from 2), or None."""
+    for leaf in (7, 0xD):  # the sub-leaf leaves the importer reads
+        for no, bad_leaf, text in blk.malformed if leaf in blk.untagged else ():
+            if bad_leaf in (None, leaf):
+                # Without [SL nn] tags a line's sub-leaf is its position: skipping this line would move every later
+                # line of the leaf onto the wrong sub-leaf, and the profile would be wrong without a word.
+                from .yamltext import clip
+
+                raise ImportFormatError(f"{dump.source}: line {no}: {clip(text, 60)!r} is not a readable register "
+                                        f"line, and leaf {leaf:#x}'s lines carry no [SL nn] tags: every sub-leaf after "
+                                        "it would shift; fix or delete the line")
     choice = None
     for leaf, items in blk.untagged.items():
         if leaf != 0xD:
@@ -389,6 +412,7 @@ def to_profile(dump: Dump, name: str | None = None) -> ImportResult:
 
     max_leaf = regs.get((0, 0), (None,))[0]
     leaf1 = regs.get((1, 0))
+    flags, known = _flags(regs, max_leaf)
     no_xsave = (leaf1 is not None and not leaf1[2] >> 26 & 1) or (max_leaf is not None and max_leaf < 0xD)
     if no_xsave:
         notes.append("the CPU has no XSAVE (CPUID.1:ECX[26] clear or no leaf 0xD): Linux uses FXSAVE/FSAVE")
@@ -403,21 +427,17 @@ def to_profile(dump: Dump, name: str | None = None) -> ImportResult:
         if xcr0 & xss:
             raise ImportFormatError(f"{src}: leaf 0xD reports components {C.names(xcr0 & xss)} in both the XCR0"
                                     f"{line_of(0xD, 0)} and IA32_XSS{line_of(0xD, 1)} masks")
-        if xcr0 and xcr0 & C.MASK_FPSSE != C.MASK_FPSSE:
-            warnings.append(f"CPUID(0xD,0).EAX {sl0[0]:#x}{line_of(0xD, 0)} lacks x87 or SSE: Linux refuses XSAVE "
-                            "on this CPU ('FP/SSE not present amongst the CPU's xstate features')")
-        xcr0, xss, comps, unread = _components(dump, first, regs, xcr0, xss, notes, warnings, line_of)
+        if xcr0 & C.MASK_FPSSE != C.MASK_FPSSE:
+            # fpu__init_system_xstate(): 'FP/SSE not present amongst the CPU's xstate features', then
+            # fpu__init_disable_system_xstate(): the kernel refuses this leaf 0xD (an empty mask included).
+            findings.append(f"CPUID(0xD,0).EAX {sl0[0]:#x}{line_of(0xD, 0)} "
+                            + ("reports no XCR0 component at all" if not xcr0 else "lacks x87 or SSE")
+                            + ": Linux refuses XSAVE on this CPU ('FP/SSE not present amongst the CPU's xstate "
+                              "features') and falls back to FXSAVE")
+        xcr0, xss, comps, unread = _components(dump, first, regs, xcr0, xss, notes, warnings, line_of,
+                                               flags if leaf1 is not None else set(), known)
     _cross_check(dump, first, notes, warnings)
 
-    flags = set()
-    for (leaf, sub), idx, bitno, flag in _FLAG_BITS:
-        r = regs.get((leaf, sub))
-        if r is None or (leaf == 7 and max_leaf is not None and max_leaf < 7):
-            continue
-        if leaf == 7 and sub == 1 and regs.get((7, 0), (0,))[0] < 1:
-            continue
-        if r[idx] >> bitno & 1:
-            flags.add(flag)
     if leaf1 is None:
         flags |= {"FPU", "FXSR", "XMM", "XSAVE"} | {f for n, f in _IMPLIED.items() if (xcr0 | xss) >> n & 1}
         notes.append("the dump has no leaf 1 or 7: CPU flags inferred from the enumerated components "
@@ -491,8 +511,39 @@ def _subleaf_of(where: str) -> int | None:
     return None
 
 
-def _components(dump, first, regs, xcr0, xss, notes, warnings, line_of):
-    """The sub-leaves of every supported component; what Linux never uses may be missing or empty (a note)."""
+def _flags(regs, max_leaf) -> tuple[set, set]:
+    """(the CPU flags the dump sets, the flags it says anything about: their leaf is in the dump)."""
+    flags, known = set(), set()
+    for (leaf, sub), idx, bitno, flag in _FLAG_BITS:
+        r = regs.get((leaf, sub))
+        if r is None or (leaf == 7 and max_leaf is not None and max_leaf < 7):
+            continue
+        if leaf == 7 and sub == 1 and regs.get((7, 0), (0,))[0] < 1:
+            continue
+        known.add(flag)
+        if r[idx] >> bitno & 1:
+            flags.add(flag)
+    return flags, known
+
+
+# Synthetic flags of xsave_cpuid_features[] and the CPUID flag without which the kernel never sets them.
+_HARDWARE_FLAG = {"OSPKE": "PKU"}
+
+
+def _never_enabled(n: int, flags: set, known: set) -> str | None:
+    """The CPU flag(s) every modelled kernel's xsave_cpuid_features[] wants for component *n*, when the dump says
+    the CPU lacks them all (Linux then never enables *n*, e.g. PKRU on a Zen 2: CPUID.7.ECX.PKU is 0), else None."""
+    from .kernels import all_models
+
+    wants = {_HARDWARE_FLAG.get(f, f) for m in all_models() for f in (m.cpuid_deps.get(n),) if f}
+    if wants and all(f in known and f not in flags for f in wants):
+        return ", ".join(sorted(wants))
+    return None
+
+
+def _components(dump, first, regs, xcr0, xss, notes, warnings, line_of, flags=frozenset(), known=frozenset()):
+    """The sub-leaves of every supported component; what Linux never uses, or never enables on this CPU, may be
+    missing or empty (a note)."""
     used = _used_by_linux()
     comps, unread = {}, 0
     src = dump.source
@@ -500,6 +551,12 @@ def _components(dump, first, regs, xcr0, xss, notes, warnings, line_of):
         r = regs.get((0xD, n))
         if r is None or r[0] == 0:
             what = "missing" if r is None else f"reports size 0{line_of(0xD, n)}"
+            lacking = _never_enabled(n, flags, known) if used >> n & 1 else None
+            if lacking:
+                notes.append(f"sub-leaf {n:#x} ({C.key(n)}) {what}: the CPU lacks {lacking}, which Linux needs to "
+                             f"enable component {n} (xsave_cpuid_features[]), so it is left out of the profile")
+                unread |= C.bit(n)
+                continue
             if used >> n & 1:
                 if r is None:
                     raise ImportFormatError(f"{src}: CPUID leaf 0xd sub-leaf {n:#x} missing (component {n}, "
@@ -562,6 +619,9 @@ def _size_report(comps, xcr0, xss, unread, sl0, sl1, notes, warnings, findings) 
     full = L.standard_size(prof, xcr0, "offset")
     if sl0[2] == full:
         notes.append(f"CPUID(0xD,0).ECX {sl0[2]} = standard size of every XCR0-supported component: agrees")
+    elif unread:
+        notes.append(f"CPUID(0xD,0).ECX {sl0[2]} is not checked: it counts components whose sub-leaves the dump "
+                     f"lacks ({', '.join(C.names(unread))})")
     else:
         warnings.append(f"CPUID(0xD,0).ECX {sl0[2]} != {full}, the standard size the components give")
     # The XCR0 in effect when dumped is not in the dump: try the architecturally valid ones.

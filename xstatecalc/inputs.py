@@ -11,7 +11,9 @@ from .errors import InputError
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 
 
-def _show_path(name: str) -> str:
+def shown_name(name: str) -> str:
+    """A file name as output may show it: escaped (a newline, an escape sequence or a byte that is not UTF-8 cannot
+    forge a line or reach the terminal) and at most 120 characters."""
     from .yamltext import visible
 
     text = visible(name)
@@ -22,15 +24,18 @@ def read_text(path: str | os.PathLike, *, limit: int = MAX_INPUT_BYTES, what: st
     """Read a UTF-8 text file (``-`` = stdin; pipes and process substitution work), refusing anything
     over *limit* bytes, binary data and other encodings with one line that says which."""
     name = os.fspath(path)
-    shown = "<stdin>" if name == "-" else _show_path(name)
+    shown = "<stdin>" if name == "-" else shown_name(name)
     try:
         if name == "-":
             if sys.stdin is None:
                 raise InputError("<stdin>: standard input is closed; give a file instead of '-'")
             data = sys.stdin.buffer.read(limit + 1)
         else:
-            with open(name, "rb") as fh:
+            with _open_nonblocking(name) as fh:
                 data = fh.read(limit + 1)
+                if not data and stat.S_ISFIFO(os.fstat(fh.fileno()).st_mode):
+                    raise InputError(f"{shown}: a FIFO with no writer: nothing to read (start the writer first, or "
+                                     f"pipe into '-')")
     except IsADirectoryError:
         raise InputError(f"{shown}: is a directory, not a {what}") from None
     except FileNotFoundError:
@@ -60,7 +65,7 @@ class BinarySource:
 
     def __init__(self, path: str | os.PathLike, what: str = "file"):
         self.name = os.fspath(path)
-        self.shown = "<stdin>" if self.name == "-" else _show_path(self.name)
+        self.shown = "<stdin>" if self.name == "-" else shown_name(self.name)
         self.what = what
         self._fh = None
         self._data = None
@@ -74,10 +79,15 @@ class BinarySource:
                                      "by name")
                 self.size = len(self._data)
             else:
-                self._fh = open(self.name, "rb")
+                self._fh = _open_nonblocking(self.name)
                 st = os.fstat(self._fh.fileno())
+                if stat.S_ISDIR(st.st_mode):
+                    self._fh.close()
+                    raise IsADirectoryError
                 if not stat.S_ISREG(st.st_mode):
-                    raise InputError(f"{self.shown}: not a regular file")
+                    self._fh.close()
+                    raise InputError(f"{self.shown}: not a regular file (a FIFO, device or socket); give the file "
+                                     "itself, or '-' to read standard input")
                 self.size = st.st_size
         except IsADirectoryError:
             raise InputError(f"{self.shown}: is a directory, not a {what}") from None
@@ -105,6 +115,20 @@ class BinarySource:
             self._fh.close()
 
 
+def _open_nonblocking(name: str):
+    """open(name, "rb") that cannot hang: a FIFO nobody writes to would block open() for ever, so it is opened
+    O_NONBLOCK, then switched back to blocking reads (a pipe with a writer streams; one without reads as empty)."""
+    import fcntl
+
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _utf16(data: bytes) -> bool:
     """A BOM, or ASCII text with a NUL in every other byte."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -129,7 +153,7 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
     import tempfile  # only when writing: keeps start-up lean
 
     target = os.fspath(path)
-    shown = _show_path(target)
+    shown = shown_name(target)
     try:
         st = os.lstat(target)
     except FileNotFoundError:
@@ -149,7 +173,9 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
     except OSError as e:
         raise InputError(f"{shown}: cannot write: {e.strerror or e}") from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        # A new file gets the user's umask; a file replaced with --force keeps its own permissions (a 0600 profile
+        # stays private).
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import components as C
-from .dmesg import LogBoot, line_key
+from .dmesg import LogBoot, boot_keys
+from .yamltext import clip
 
 MAX_BIT = 63
 
@@ -55,6 +56,7 @@ class LogFacts:
     sigframe: int | None = None
     legacy: str | None = None  # 'x87 FPU will use FXSAVE': no XSAVE
     problems: list[str] = field(default_factory=list)  # lines in which the kernel itself complains
+    unreadable: list[str] = field(default_factory=list)  # x86/fpu lines whose numbers no kernel prints
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -72,52 +74,66 @@ class LogFacts:
                 "features": None if self.enabled is None else f"{self.enabled:#x}",
                 "names": [] if self.enabled is None else C.names(self.enabled),
                 "context_size": self.context_size, "format": self.format, "sigframe": self.sigframe,
-                "legacy": self.legacy, "problems": self.problems,
+                "legacy": self.legacy, "problems": self.problems, "unreadable": self.unreadable,
                 "components": [c.record() for c in sorted(self.components.values(), key=lambda c: c.nr)],
                 "checks": [c.record() for c in self.checks], "ok": self.ok}
 
 
+_DEC = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def _int(text: str, base: int = 10) -> int | None:
+    """A number as the kernel prints it, or None: '%d'/'%u'/'%lu' of a size or offset (ASCII decimal, at most 10
+    digits: a u32), or '%llx' of a mask (ASCII hex, at most 16 digits: a u64). int() would also take a sign,
+    underscores and other scripts' digits ('٥٧٦' is 576 to it), which no kernel prints."""
     text = text.strip()
-    if not text or len(text) > 20:
+    digits, width = (_HEX, 16) if base == 16 else (_DEC, 10)
+    if not text or len(text) > width or not set(text) <= digits:
         return None
-    try:
-        return int(text, base)
-    except ValueError:
-        return None
+    return int(text, base)
 
 
 def read(boot: LogBoot | None) -> LogFacts:
     """The facts of one boot's x86/fpu lines (see dmesg.boots())."""
     facts = LogFacts(boot)
-    for line in boot.lines if boot else []:
-        key = line_key(line)
-        body = line.removeprefix("x86/fpu: ")
+    for line, key in zip(boot.lines, boot_keys(boot)) if boot else ():
         if key is None:
             continue
-        if key[0] == "feature":
+        body = line.removeprefix("x86/fpu: ")
+        if key[0] == "unreadable":
+            facts.unreadable.append(line)
+        elif key[0] == "feature":
             value = key[1]  # 'Supporting XSAVE feature 0x%03Lx' prints the mask bit, not its number
             if value <= 0 or value & (value - 1) or value.bit_length() - 1 > MAX_BIT:
+                facts.unreadable.append(line)
                 continue
             nr = value.bit_length() - 1
             name = body.split(": ", 1)[1].strip().strip("'") if ": " in body else None
             facts.components.setdefault(nr, Component(nr, None, None, None)).name = name
-        elif key[0] == "offset" and key[1] <= MAX_BIT:
+        elif key[0] == "offset":
             # xstate_offset[%d]: %4d, xstate_sizes[%d]: %4d
             left, _, right = body.partition(",")
+            offset, size = _int(left.rpartition(":")[2]), _int(right.rpartition(":")[2])
+            if key[1] > MAX_BIT or offset is None or size is None:
+                facts.unreadable.append(line)
+                continue
             comp = facts.components.setdefault(key[1], Component(key[1], None, None, None))
-            comp.offset = _int(left.rpartition(":")[2])
-            comp.size = _int(right.rpartition(":")[2])
+            comp.offset, comp.size = offset, size
         elif key[0] == "enabled":
             # Enabled xstate features 0x%llx, context size is %d bytes, using '%s' format.
             words = body.replace(",", " ").split()
-            if len(words) > 3:
-                facts.enabled = _int(words[3].removeprefix("0x"), 16)
-            if "is" in words and words.index("is") + 1 < len(words):
-                facts.context_size = _int(words[words.index("is") + 1])
+            mask = words[3] if len(words) > 3 else ""
+            facts.enabled = _int(mask[2:], 16) if mask.startswith("0x") else None
+            size = words[words.index("is") + 1] if "is" in words[:-1] else ""
+            facts.context_size = _int(size)
+            if facts.enabled is None or facts.context_size is None:
+                facts.unreadable.append(line)
             facts.format = "compacted" if "'compacted'" in body else "standard" if "'standard'" in body else None
         elif key[0] == "sigframe":
             facts.sigframe = _int(line.rpartition(":")[2])
+            if facts.sigframe is None:
+                facts.unreadable.append(line)
         elif key[0] == "legacy":
             facts.legacy = body
         elif key[0] in ("consistency", "too-small", "disabled", "fpsse", "apxmpx", "avx-check"):
@@ -129,6 +145,10 @@ def read(boot: LogBoot | None) -> LogFacts:
 def _arithmetic(f: LogFacts) -> list[Check]:
     """The checks the lines allow. ok None: the log is cut where the check needs a line."""
     out: list[Check] = []
+    if f.unreadable:
+        # A number no kernel prints (a sign, 65 bits, another script's digits) is not a cut log: it fails.
+        out.append(Check("numbers", False, f"{len(f.unreadable)} line(s) with numbers the kernel does not print "
+                                           f"(first: {clip(f.unreadable[0], 100)})"))
     printed = f.printed_mask
     if f.enabled is not None and printed:
         if printed == f.enabled:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from . import components as C
 from .profile import KNOWN_FLAGS
 from .records import record
+from .yamltext import token
 
 
 # X86_FEATURE_* numbers (word * 32 + bit, arch/x86/include/asm/cpufeatures.h; the same in 5.4, 5.10, 5.15 and
@@ -151,42 +152,50 @@ def parse_switch(word) -> tuple[str, str]:
     Raises ValueError naming the word and what is accepted.
     """
     if not isinstance(word, str):
-        raise ValueError(f"{word!r}: expected a word such as nopku or clearcpuid=avx512f, not {type(word).__name__}")
+        raise ValueError(f"{token(word)}: expected a word such as nopku or clearcpuid=avx512f, not {type(word).__name__}")
     w = word.strip()
+    shown = token(w)
     if not w or len(w) > 200 or not w.isascii() or not w.isprintable():
-        raise ValueError(f"{w[:40]!r}: not a kernel switch; expected {_vocabulary()}")
+        raise ValueError(f"{shown}: not a kernel switch; expected {_vocabulary()}")
     upper = w.upper()
     if upper.startswith("CONFIG_"):
         name, _, value = upper.partition("=")
         if name not in BUILD_OPTIONS:
-            raise ValueError(f"{w!r}: xstatecalc models these build options: {', '.join(BUILD_OPTIONS)}")
+            raise ValueError(f"{shown}: xstatecalc models these build options: {', '.join(BUILD_OPTIONS)}")
         if value not in ("N", ""):
-            raise ValueError(f"{w!r}: --disable turns a build option off; write {name}=n")
+            raise ValueError(f"{shown}: --disable turns a build option off; write {name}=n")
         return "config", name
     low = w.lower()
     if low in ("nopku", "noxsave", "noxsaves", "noxsaveopt", "nousershstk", "noxsavec"):
         return "param", low
     if low.startswith("clearcpuid="):
+        from .numbers import looks_numeric
+
         # Kept as written (a number, or a name the kernel may or may not know): what it clears depends on the
         # kernel's parser (apply()).
         items = []
         for item in low.split("=", 1)[1].split(","):
             item = item.strip()
-            if item.isascii() and item.isdigit() and len(item) <= 4:
+            if looks_numeric(item):
+                # Decimal, no leading zero: 4.15-5.18 read the bit with get_option() (base 0: '018' is octal
+                # 01), 5.19+ with kstrtouint(opt, 10) (decimal): only a plain decimal means one bit everywhere.
+                if not (item.isascii() and item.isdigit() and len(item) <= 4) or (len(item) > 1 and item[0] == "0"):
+                    raise ValueError(f"{shown}: {item[:40]!r}: write a bit number in plain decimal (no sign, "
+                                     "leading zero, 0x or underscore)")
                 if int(item) not in _BY_BIT:
-                    raise ValueError(f"{w!r}: bit {item} is not one of the flags xstatecalc models "
+                    raise ValueError(f"{shown}: bit {item} is not one of the flags xstatecalc models "
                                      f"({', '.join(f'{k.lower()}={v}' for k, v in sorted(FLAG_BITS.items()))})")
                 item = str(int(item))
             elif item not in _BY_CAP_NAME and item.upper() not in KNOWN_FLAGS | set(SYNTHETIC_FLAGS):
-                raise ValueError(f"{w!r}: {item[:40]!r} is not a CPU flag xstatecalc models; known: "
+                raise ValueError(f"{shown}: {item[:40]!r} is not a CPU flag xstatecalc models; known: "
                                  f"{', '.join(sorted(CAP_NAMES.values()))}")
             if item not in items:
                 items.append(item)
         if not items:
-            raise ValueError(f"{w!r}: clearcpuid= needs at least one flag")
+            raise ValueError(f"{shown}: clearcpuid= needs at least one flag")
         return "param", "clearcpuid=" + ",".join(items)
     if low in _AMBIGUOUS:
-        raise ValueError(f"{w!r} is ambiguous: the kernel has several switches with different effects; say "
+        raise ValueError(f"{shown} is ambiguous: the kernel has several switches with different effects; say "
                          + " or ".join(_AMBIGUOUS[low]))
     flag = _BY_CAP_NAME.get(low) or (upper if upper in KNOWN_FLAGS or upper in SYNTHETIC_FLAGS else None)
     if flag is not None:
@@ -195,7 +204,7 @@ def parse_switch(word) -> tuple[str, str]:
     flag = _flag_of_feature(low)
     if flag is not None:
         return "param", f"clearcpuid={spelling(flag)}"
-    raise ValueError(f"{w!r}: expected {_vocabulary()}")
+    raise ValueError(f"{shown}: expected {_vocabulary()}")
 
 
 def spelling(flag: str) -> str:

@@ -12,6 +12,7 @@ import os
 from . import components as C
 from .errors import ProfileError, UnknownCpuError
 from .records import record
+from .yamltext import clip, token
 
 # CPU flags (the kernel's X86_FEATURE_* names) that decide which xfeatures Linux enables.
 KNOWN_FLAGS = frozenset(
@@ -173,6 +174,8 @@ def _number_or_text(v: str):
     if set(body) <= _DIGITS or low.startswith(("0x", "0o", "0b")) or "_" in body:
         from .numbers import parse_int
 
+        if v[0] == "+":
+            raise ValueError(f"{v[:30]!r}: write numbers without a sign")
         if low.startswith(("0o", "0b")) or "_" in body:
             raise ValueError(f"{v[:30]!r}: write numbers as decimal or 0x hex (no underscores, octal or binary)")
         value = parse_int(body, what="number", bits=64)
@@ -190,7 +193,7 @@ def parse_yaml(text: str, source: str):
         node = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        problem = clip(getattr(e, "problem", None) or str(e).splitlines()[0], 80)
         raise ProfileError(source, "", f"not valid YAML: {problem}", mark.line + 1 if mark else None) from None
     doc = _Doc(source)
     if node is None:
@@ -247,14 +250,14 @@ def _want(doc: _Doc, data, key: str, typ, path: str, *, required=False, default=
             except ValueError as e:
                 doc.fail(full, str(e))
         if isinstance(v, bool) or not isinstance(v, int):
-            doc.fail(full, f"expected an integer, got {type(v).__name__} {v!r}")
+            doc.fail(full, f"expected an integer, got {type(v).__name__} {token(v)}")
         if v < 0:
             doc.fail(full, f"must not be negative (got {v})")
         if v >= 1 << 64:
             doc.fail(full, f"{v:#x} does not fit in 64 bits")
         return v
     if typ is bool and not isinstance(v, bool):
-        doc.fail(full, f"expected true or false, got {v!r}")
+        doc.fail(full, f"expected true or false, got {token(v)}")
     if typ is str and not isinstance(v, str):
         doc.fail(full, f"expected a string, got {type(v).__name__}")
     if typ is list and not isinstance(v, list):
@@ -270,7 +273,7 @@ def _unknown_keys(doc: _Doc, data: dict, allowed: set, path: str) -> None:
             full = f"{path}.{k}" if path else str(k)
             close = _close(str(k), sorted(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            doc.fail(full, f"unknown key {k!r}{hint}")
+            doc.fail(full, f"unknown key {token(k)}{hint}")
 
 
 def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
@@ -301,7 +304,7 @@ def profile_from_data(data, doc: _Doc, path: str = "") -> Profile:
         if fu not in KNOWN_FLAGS:
             close = _close(fu, sorted(KNOWN_FLAGS), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            doc.fail(f"flags[{i}]", f"unknown CPU flag {f!r}{hint}; known: {' '.join(sorted(KNOWN_FLAGS))}")
+            doc.fail(f"flags[{i}]", f"unknown CPU flag {token(f)}{hint}; known: {' '.join(sorted(KNOWN_FLAGS))}")
         flags.add(fu)
     xcr0 = _want(doc, data, "xcr0_supported", int, "", required=True)
     xss = _want(doc, data, "xss_supported", int, "", default=0)

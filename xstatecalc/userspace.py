@@ -232,7 +232,7 @@ def parse_libc(spec: str | None) -> LibcChoice:
         return LibcChoice(eras[-1], None)
     parts = version.split(".")
     if len(parts) not in _LIBC_VERSION_PARTS[name] or not all(p.isascii() and p.isdigit() and len(p) < 6
-                                                                for p in parts):
+                                                                and (p == "0" or p[0] != "0") for p in parts):
         shape = "MAJOR.MINOR, like glibc-2.39 (glibc makes no point releases)" if name == "glibc" else \
             "MAJOR.MINOR.PATCH, like musl-1.2.5"
         raise InputError(f"{where}: {name} versions are {shape}")

@@ -83,18 +83,40 @@ def parse_version(text: str) -> KernelVersion:
     if rest.startswith("."):
         patch_s, rest = _split_number(rest[1:])
         patch = _number(patch_s, text, "patch level")
-    if rest and (rest[0] not in "-+~." or any(ch not in _SUFFIX_CHARS for ch in rest)):
-        raise KernelVersionError(f"kernel version {_show(text)}: unexpected {_show(rest, 20)} after "
-                                 f"{major}.{minor}{'' if patch is None else f'.{patch}'}")
+    _check_suffix(text, rest, f"{major}.{minor}{'' if patch is None else f'.{patch}'}", patch is not None)
     release = (major, minor) if patch is None else (major, minor, patch)
     rc = None
     if rest.startswith("-rc"):
         rc_s, tail = _split_number(rest[3:])
         if rc_s and not tail:
             rc = _number(rc_s, text, "release candidate number")
+            if rc == 0:
+                raise KernelVersionError(f"kernel version {_show(text)}: release candidates start at -rc1")
             return KernelVersion((major, minor), text, rc=rc)
     distro, abi = _distro(release, rest, distro_prefix)
     return KernelVersion(release, text, distro, abi)
+
+
+def _check_suffix(text: str, rest: str, release: str, has_patch: bool) -> None:
+    """What may follow X.Y[.Z]: nothing, or '-' or '+' and a word that ends in a letter or digit (-rc3, -91-generic,
+    +deb13-amd64, -427.el9.x86_64), and after X.Y.Z one more '+' (setlocalversion's mark of a tree past its tag)."""
+    if has_patch and rest.endswith("+") and (len(rest) == 1 or rest[-2].isascii() and rest[-2].isalnum()):
+        rest = rest[:-1]  # 6.1.0+, 6.8.0-rc3+: a locally built tree with changes past its tag
+    if not rest:
+        return
+    why = None
+    if any(ch not in _SUFFIX_CHARS for ch in rest):
+        why = f"unexpected {_show(rest, 20)}"
+    elif rest[0] == ".":
+        why = "a kernel release has at most three numbers (X.Y.Z)"
+    elif rest[0] not in "-+":
+        why = f"unexpected {_show(rest, 20)} (a release suffix starts with '-' or '+')"
+    elif len(rest) == 1:
+        why = f"nothing follows {rest!r}"
+    elif not (rest[-1].isascii() and rest[-1].isalnum()):
+        why = f"the suffix {_show(rest, 20)} ends in {rest[-1]!r}: cut short?"
+    if why:
+        raise KernelVersionError(f"kernel version {_show(text)}: after {release}, {why}")
 
 
 # Flavours Debian appends to its release strings; Ubuntu uses generic, lowlatency, aws, ...

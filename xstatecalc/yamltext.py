@@ -35,3 +35,17 @@ def visible(text: str, keep_newlines: bool = False) -> str:
             out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(ch) or
                        (f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}"))
     return "".join(out)
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """At most *limit* characters of *text*, escaped (see visible()), '…' where it was cut."""
+    return visible(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+def token(value, limit: int = 40) -> str:
+    """A short, escaped piece of what a user's file says, for an error message: a string quoted, anything else
+    as Python writes it, at most *limit* characters either way (an error about /etc/shadow given as a profile
+    must not print its lines)."""
+    if isinstance(value, str):
+        return "'" + clip(value, limit).replace("'", "\\'") + "'"
+    return clip(repr(value), limit)

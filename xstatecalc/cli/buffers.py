@@ -6,7 +6,7 @@ import click
 
 from ..errors import InputError
 from . import cli
-from .common import (CPU_HELP, boot_all, complete_cpu, cpus, emit, kernel_options, one_cpu, one_kernel,
+from .common import (CPU_HELP, UInt, boot_all, complete_cpu, cpus, emit, kernel_options, one_cpu, one_kernel,
                      output_options, wants_host)
 from .common import kernels as resolve_kernels
 
@@ -60,7 +60,8 @@ def features(cpu, kernels, options, fmt):
 
 @cli.command()
 @click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu, help=CPU_HELP)
-@click.option("--mask", metavar="HEX", help="Feature mask, e.g. 0x602e7 (default: the kernel's max features).")
+@click.option("--mask", metavar="HEX", type=UInt(hex_only=True),
+              help="Feature mask, e.g. 0x602e7 (default: the kernel's max features).")
 @click.option("--features", "feature_list", metavar="LIST",
               help="Comma-separated features instead of --mask: avx,avx512,pkru,amx,apx or numbers.")
 @click.option("--emit-note", is_flag=True,
@@ -83,18 +84,17 @@ def layout(cpu, mask, feature_list, emit_note, diagram, kernels, options, fmt):
       xstatecalc layout --cpu spr --format svg > spr.svg
     """
     from .. import components as C
-    from ..numbers import parse_mask
     from ..views.buffers import layout_view
 
     p = one_cpu(cpu, "layout")
     k = one_kernel(kernels, "layout", host=wants_host([cpu]))
-    if mask and feature_list:
+    if mask is not None and feature_list:
         raise click.UsageError("give either --mask or --features, not both")
-    if mask:
-        try:
-            m = parse_mask(mask)
-        except ValueError as e:
-            raise click.BadParameter(str(e), param_hint="--mask") from None
+    if emit_note and (diagram or fmt == "svg"):
+        raise click.UsageError("--emit-note prints the note's records, --diagram and --format svg draw the buffer: "
+                               "give one of them")
+    if mask is not None:
+        m = mask
     elif feature_list:
         try:
             m = C.parse_features([feature_list])

@@ -87,6 +87,9 @@ def compare(src, dst, kernels, options, src_kernel, dst_kernel, consumers, diagr
         # A profile file may have '@' in its name; a vCPU's '@' parts are its host and host kernel.
         split = "@" in spec and not os.path.exists(spec) and not is_vcpu_spec(spec)
         cpu_spec, at, at_kernel = spec.rpartition("@") if split else (spec, "", "")
+        if at and not (cpu_spec.strip() and at_kernel.strip()):
+            raise click.UsageError(f"{spec[:40]!r}: CPU@KERNEL needs both, e.g. spr@6.1 "
+                                   f"({'no CPU before' if not cpu_spec.strip() else 'no kernel after'} '@')")
         if at and own:
             raise click.UsageError(f"{spec!r} names a kernel and so does {opt}: give one")
         wanted = [at_kernel or own] if (at_kernel or own) else list(kernels)
@@ -187,9 +190,12 @@ def dmesg(cpu, kernels, options, logfile, fmt):
         else:
             emit(dmesg_view(b, lines), fmt)
         return
-    name = "<stdin>" if logfile == "-" else logfile
+    from ..inputs import shown_name
+
+    name = "<stdin>" if logfile == "-" else shown_name(logfile)
     text = read_text(logfile, what="boot log")
-    log_boots = D.boots(text)
+    log = D.parse_log(text)  # read once: every CPU and kernel model is compared with these parsed lines
+    log_boots = log.boots
     if not log_boots:
         raise InputError(f"{name}: no x86/fpu boot lines found (expected lines like \"x86/fpu: Enabled xstate "
                          "features ...\")")
@@ -198,7 +204,7 @@ def dmesg(cpu, kernels, options, logfile, fmt):
     table_fmt = "table" if fmt == "text" and not explicit else fmt
     banner = log_boots[-1].kernel
     if cpu is None:
-        ok = _log_only(log_boots, kernels, options, table_fmt)
+        ok = _log_only(log, kernels, options, table_fmt)
         if not ok:
             sys.exit(EXIT_PROBLEM)
         return
@@ -206,16 +212,17 @@ def dmesg(cpu, kernels, options, logfile, fmt):
     if kernels or banner:
         source = "--kernel" if kernels else f"'Linux version {banner}' in the log"
         (b,) = boot_all([p], [one_kernel(kernels or (banner,), "dmesg")], options)
-        res = D.check(b, text)
+        res = D.check(b, log)
         emit(dmesg_check_view(b, res, kernel_source=source), table_fmt)
     else:
         from ..kernels import mainline_models
 
         # No version anywhere: every model, and the newest that agrees with every line (else the newest).
         models = mainline_models()
-        results = [(b, D.check(b, text)) for b in boot_all([p], models, options)]
-        agree = [b.kernel.label for b, r in results if r.ok]
-        b, res = next(((b, r) for b, r in reversed(results) if r.ok), results[-1])
+        boots_ = boot_all([p], models, options)
+        agree = [b.kernel.label for b in boots_ if D.agrees(b, log)]
+        b = next((b for b in reversed(boots_) if b.kernel.label in agree), boots_[-1])
+        res = D.check(b, log)
         from ..logfacts import ranges
 
         runs = ranges([m for m in models if m.label in agree], models)
@@ -227,7 +234,7 @@ def dmesg(cpu, kernels, options, logfile, fmt):
         sys.exit(EXIT_PROBLEM)
 
 
-def _log_only(log_boots, kernels, options, fmt) -> bool:
+def _log_only(log, kernels, options, fmt) -> bool:
     """dmesg --check without --cpu: the log's own facts and arithmetic, its kernel, the CPUs that match."""
     from .. import dmesg as D
     from ..kernels import mainline_models
@@ -235,6 +242,7 @@ def _log_only(log_boots, kernels, options, fmt) -> bool:
     from ..profile import all_builtin
     from ..views.checks import log_facts_view
 
+    log_boots = log.boots
     facts = read(log_boots[-1])
     models = mainline_models()
     if kernels:
@@ -246,9 +254,8 @@ def _log_only(log_boots, kernels, options, fmt) -> bool:
     from ..fpu import boot
 
     cpus = []  # quietly: a CPU's own boot warnings are not about this log
-    text = "\n".join(facts.boot.lines)
     for p in all_builtin():
-        if any(D.check(boot(p, k, options), text).ok for k in candidates):
+        if any(D.agrees(boot(p, k, options), log) for k in candidates):
             cpus.append(p.name)
     kernel_ranges = ranges(candidates, models) if how == "the lines themselves" else \
         [m.label if m.label == m.model else f"{m.label} (model {m.model})" for m in candidates]

@@ -46,6 +46,30 @@ def note(message: str) -> None:
     _say("note", message)
 
 
+class UInt(click.ParamType):
+    """A non-negative integer as users type it on every command: ASCII decimal or 0x hex, nothing else
+    (numbers.parse_int: no sign, underscore, 0b/0o, leading zero or non-ASCII digit), within [lo, hi]. *hex_only*:
+    a mask, hex with or without 0x (602e7 = 0x602e7)."""
+
+    name = "integer"
+
+    def __init__(self, lo: int = 0, hi: int = (1 << 64) - 1, *, hex_only: bool = False):
+        self.lo, self.hi, self.hex_only = lo, hi, hex_only
+        if hex_only:
+            self.name = "mask"
+
+    def convert(self, value, param, ctx):
+        from ..numbers import parse_int
+
+        try:
+            n = parse_int(value, what="", hex_only=self.hex_only)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        if not self.lo <= n <= self.hi:
+            self.fail(f"{n} is outside {self.lo}..{self.hi}", param, ctx)
+        return n
+
+
 # Every command and the module that defines it, in workflow order: a command's module is imported only
 # when that command runs (or help lists them all), which keeps start-up to what one command needs.
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
@@ -69,7 +93,7 @@ class XstateGroup(click.Group):
 
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise click.UsageError(f"no such command {name!r}.{hint}", ctx)
+            raise click.UsageError(f"no such command {_clip(name)!r}.{hint}", ctx)
         return super().resolve_command(ctx, args)
 
     def get_command(self, ctx, name):
@@ -83,7 +107,9 @@ class XstateGroup(click.Group):
     def main(self, args=None, prog_name=None, **kwargs):
         """Click's own errors in the same one-line style as ours; Ctrl-C is 130, as shells expect."""
         kwargs["standalone_mode"] = False
+        _guard_stdout()
         try:
+            _check_completion_request()
             code = super().main(args=args, prog_name=prog_name, **kwargs)
             sys.stdout.flush()
         except BrokenPipeError:
@@ -120,6 +146,80 @@ class XstateGroup(click.Group):
         except KeyboardInterrupt:
             _quiet_stdout()
             ctx.exit(EXIT_INTERRUPTED)
+
+
+def _clip(text: str) -> str:
+    from ..yamltext import clip
+
+    return clip(text)
+
+
+class _ClosedStream:
+    """Standard output when the shell closed it (`xstatecalc sizes >&-`): writing fails like a bad descriptor,
+    which main() reports as one error line, instead of an AttributeError on None."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        import errno
+
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise OSError("standard output is closed")
+
+
+def _guard_stdout() -> None:
+    """A closed stdout becomes _ClosedStream; an encoding that cannot write every character (PYTHONIOENCODING=ascii,
+    a Latin-1 locale) escapes what it cannot write rather than dying mid-output (tables are drawn in ASCII there:
+    render.text)."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+        return
+    from ..render import unicode_ok
+
+    if not unicode_ok(sys.stdout) and hasattr(sys.stdout, "reconfigure"):
+        try:
+            sys.stdout.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):
+            pass
+
+
+class _BadInvocation(click.ClickException):
+    exit_code = EXIT_USAGE
+
+
+# The shells whose COMP_CWORD is a word index (fish passes the word being completed instead).
+_INDEX_SHELLS = ("bash", "zsh", "powershell")
+
+
+def _check_completion_request() -> None:
+    """Shell completion is driven by environment variables (click's protocol); a missing COMP_WORDS or a COMP_CWORD
+    that is not an index into it is a wrong invocation, said in one line, not a traceback from int()."""
+    instruction = os.environ.get("_XSTATECALC_COMPLETE")
+    if not instruction:
+        return
+    shell, _, action = instruction.partition("_")
+    if action != "complete":
+        return  # *_source prints the script; anything else click refuses itself
+    words, cword = os.environ.get("COMP_WORDS"), os.environ.get("COMP_CWORD")
+    if words is None or cword is None:
+        raise _BadInvocation("shell completion: COMP_WORDS and COMP_CWORD must both be set (see the README, "
+                                   "'Shell completion')")
+    if shell not in _INDEX_SHELLS:
+        return
+    from click.shell_completion import split_arg_string
+
+    count = len(split_arg_string(words))
+    if not (cword.isascii() and cword.isdigit() and len(cword) <= 6 and int(cword) <= count):
+        raise _BadInvocation(f"shell completion: COMP_CWORD {_clip(cword)!r} is not a word index 0..{count} "
+                                   f"of COMP_WORDS")
 
 
 def _quiet_stdout() -> None:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import cli
-from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, complete_cpu, complete_feature, complete_kernel, emit,
+from .common import (CPU_HELP, EXIT_PROBLEM, UInt, boot_all, complete_cpu, complete_feature, complete_kernel, emit,
                      kernel_options, one_cpu, one_kernel, output_options, wants_host)
 
 
@@ -18,7 +18,7 @@ from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, complete_cpu, complete_fe
               help="Dynamic feature to ask permission for: amx (= xtile_data, 18). Repeatable.")
 @click.option("--process", is_flag=True,
               help="Show an ordinary process instead: ARCH_REQ_XCOMP_PERM, then the #NM reallocation.")
-@click.option("--sigaltstack", type=click.IntRange(min=0, max=1 << 40), metavar="BYTES",
+@click.option("--sigaltstack", type=UInt(0, 1 << 40), metavar="BYTES",
               help="Follow an alternate signal stack of BYTES through the process flow (implies --process): "
                    "sigaltstack(), the permission request, a signal. Exit 1 when any step fails.")
 @output_options

@@ -8,7 +8,8 @@ import click
 
 from . import cli
 from ..errors import InputError
-from .common import EXIT_PROBLEM, EXIT_USAGE, complete_cpu, emit, install_signal_handlers, note, output_options, warn
+from .common import (EXIT_PROBLEM, EXIT_USAGE, UInt, complete_cpu, emit, install_signal_handlers, note, output_options,
+                     warn)
 
 
 @cli.command("import")
@@ -30,7 +31,9 @@ def import_(dumps, name, fmt_from, output, force, fmt):
     dumps or directories: -o DIR gets one profile per distinct CPU; a dump that
     repeats another's CPUID is reported as a duplicate, not written twice, and two
     different CPUs never share a name. Notes and disagreements go to stderr. Exit 1
-    (profiles still written) when a leaf 0xD is one the kernel would distrust.
+    (profiles still written) when a leaf 0xD is one the kernel would refuse or
+    distrust: no x87/SSE in CPUID(0xD,0).EAX (an empty mask included), or a
+    CPUID(0xD,1).EBX that no IA32_XSS explains.
 
     \b
     Examples:
@@ -153,16 +156,19 @@ def host(kernel, fmt):
                                           "frame's fpstate), not an ELF core; detected when not given.")
 @click.option("--cpu", "-c", "cpu", metavar="CPU", shell_complete=complete_cpu,
               help="Check the image against this CPU's layout; exit 1 if it differs.")
-@click.option("--component", type=click.IntRange(0, 63), metavar="N", help="Print component N's raw bytes.")
+@click.option("--component", type=UInt(0, 63), metavar="N", help="Print component N's raw bytes.")
 @output_options
 def core(file, raw, cpu, component, fmt):
     """What an XSAVE image holds, and which CPUs' layouts it fits.
 
-    Reads an ELF core file (NT_X86_XSTATE, NT_X86_XSAVE_LAYOUT from 6.12) or a
-    raw image: XCR0 as the kernel stored it, XSTATE_BV and XCOMP_BV, the format
-    and size, the components that hold state, and the layout — from the note
-    when the core has one, else every built-in CPU whose layout fits, saying
-    when several different layouts fit (where debuggers guess wrong).
+    Reads an ELF core file (NT_X86_XSTATE, NT_X86_XSAVE_LAYOUT from 6.12; cores
+    gdb's gcore wrote are recognised) or a raw image: XCR0 as stored, XSTATE_BV
+    and XCOMP_BV, the format and size, the components that hold state, and the
+    layout — from the note when the core has one, else every built-in CPU whose
+    layout fits, saying when several different layouts fit (where debuggers
+    guess wrong). Exit 1 when XRSTOR would refuse the image (or XSETBV its XCR0),
+    or --cpu's layout differs; exit 2 for a file that is neither a core nor an
+    XSAVE image (--raw reads it anyway).
 
     \b
     Examples:
@@ -173,10 +179,10 @@ def core(file, raw, cpu, component, fmt):
     from ..inputs import BinarySource
     from ..profile import all_builtin
     from ..views.inputs import core_view
-    from ..xsaveimage import candidates, component_bytes, fits, layout_groups, profile_layout, read_image
+    from ..xsaveimage import LEGACY_RECORDS, candidates, component_bytes, fits, layout_groups, profile_layout, read_image
 
-    name = "<stdin>" if file == "-" else file
     src = BinarySource(file, what="core file or XSAVE image")
+    name = src.shown  # escaped: the name goes into titles, JSON and errors
     try:
         image = read_image(src, name, raw=True if raw else None)
     finally:
@@ -192,15 +198,20 @@ def core(file, raw, cpu, component, fmt):
         check = {"cpu": p.name, "ok": not why, "differences": why}
         chosen = profile_layout(p, image)
     if image.layout is not None:
-        chosen = {r.type: (r.offset, r.size) for r in image.layout}
+        chosen = {r.type: (r.offset, r.size) for r in image.layout if r.type not in LEGACY_RECORDS}
     elif chosen is None and len(groups) == 1:
         chosen = groups[0][0].layout
     comp = None
     if component is not None:
         if chosen is None and component > 1:
-            raise InputError(f"{name}: component {component}: the layout is ambiguous ({len(groups)} layouts fit); "
-                             "name the CPU with --cpu")
-        comp = (component, component_bytes(image, component, chosen or {}))
-    emit(core_view(name, image, fits_, groups, check, chosen, comp), fmt)
-    if check is not None and not check["ok"]:
+            why = (f"the layout is ambiguous ({len(groups)} layouts fit)" if groups else
+                   "no built-in CPU's layout fits")
+            raise InputError(f"{name}: component {component}: {why}; name the CPU with --cpu")
+        try:
+            comp = (component, component_bytes(image, component, chosen or {}))
+        except InputError as e:
+            raise InputError(f"{name}: {e}") from None
+    view = core_view(name, image, fits_, groups, check, chosen, comp)
+    emit(view, fmt)
+    if not view.data["ok"]:
         sys.exit(EXIT_PROBLEM)

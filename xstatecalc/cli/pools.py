@@ -41,7 +41,6 @@ def pool(hosts, kernels, options, libc, consumers, no_qemu, fmt):
       xstatecalc pool fleet.csv --for raw -f json | jq '.consumers.raw.failing'
       xstatecalc pool dumps/ --kernel 6.8
     """
-    from ..kernels import resolve_kernel
     from ..pool import analyse, classes, members_from
     from ..views.pools import pool_view
     from .common import _resolve_cpu, note, one_kernel

@@ -7,8 +7,8 @@ import sys
 import click
 
 from . import cli
-from .common import (CPU_HELP, EXIT_PROBLEM, boot_all, complete_cpu, cpus, emit, kernel_options, output_options,
-                     wants_host)
+from .common import (CPU_HELP, EXIT_PROBLEM, UInt, boot_all, complete_cpu, cpus, emit, kernel_options,
+                     output_options, wants_host)
 from .common import kernels as resolve_kernels
 
 
@@ -35,7 +35,7 @@ def _complete_libc(ctx, param, incomplete):
               help="A runtime's stack, every era of it (go, rust, cpython, erlang, dotnet, sanitizers, breakpad, "
                    "crashpad, swift, ocaml, oxcaml, clickhouse, wine, hotspot, openj9, wasmtime, datadog, julia, "
                    "dynamorio, gramine, v8, node). Repeatable; default: all, unless --size is given.")
-@click.option("--size", "sizes", multiple=True, type=click.IntRange(min=0, max=1 << 40), metavar="BYTES",
+@click.option("--size", "sizes", multiple=True, type=UInt(0, 1 << 40), metavar="BYTES",
               help="Judge your own sigaltstack size too. Repeatable.")
 @click.option("--strict-sas-size", is_flag=True,
               help="The strict_sas_size boot parameter: sigaltstack() checks every process, permitted or not.")
@@ -92,7 +92,7 @@ def _complete_value(ctx, param, incomplete):
 
 @cli.command()
 @click.argument("value", metavar="VALUE", shell_complete=_complete_value)
-@click.argument("limit", metavar="N", type=click.IntRange(min=0, max=1 << 40))
+@click.argument("limit", metavar="N", type=UInt(0, 1 << 40))
 @click.option("--cpu", "-c", "cpu_specs", multiple=True, metavar="CPU", shell_complete=complete_cpu,
               help="CPUs to check: built-in names or aliases, profile files, 'host', 'all'; repeatable or "
                    "comma-separated. Default: $XSTATECALC_CPU, else every built-in profile.")

@@ -73,9 +73,8 @@ class Picture:
 class View:
     """What a command hands to the renderer: machine data (the JSON/YAML contract) plus
     tables and notes for people. *builder* makes (tables, notes, csv_table) on demand, so
-    JSON output never pays for table layout. *csv_rows* (header, rows), or a function that
-    makes them on demand, is what --format csv writes when the CSV carries more than a table
-    shows."""
+    JSON output never pays for table layout. *csv_rows* (header, rows), or a function that makes them, is
+    what --format csv writes when the CSV carries more than a table shows."""
 
     def __init__(self, data, tables: list[Table] | None = None, notes: list[str] | None = None,
                  csv_table: Table | None = None, builder=None, csv_rows=None, pictures=None):
@@ -249,11 +248,30 @@ def to_text(view: View, fmt: str) -> str:
     raise ValueError(fmt)
 
 
+def unicode_ok(stream) -> bool:
+    """Whether *stream* can take any character: a UTF encoding (or none, as io.StringIO)."""
+    enc = getattr(stream, "encoding", None)
+    if not enc:
+        return True
+    import codecs
+
+    try:
+        return codecs.lookup(enc).name.startswith("utf")
+    except LookupError:
+        return False
+
+
 def emit(view: View, fmt: str, stream=None) -> None:
     stream = stream or sys.stdout
     if fmt in ("table", "text"):
         from .text import draw
 
         draw(view, stream, fmt=fmt)
-    else:
-        stream.write(to_text(view, fmt))
+        return
+    text = to_text(view, fmt)
+    if not unicode_ok(stream):
+        # PYTHONIOENCODING=ascii or a Latin-1 locale: JSON and YAML are ASCII already; SVG keeps its characters as
+        # XML references, CSV as backslash escapes, rather than a UnicodeEncodeError half-way through.
+        enc = stream.encoding
+        text = text.encode(enc, "xmlcharrefreplace" if fmt == "svg" else "backslashreplace").decode(enc)
+    stream.write(text)

@@ -95,6 +95,8 @@ DEFS: dict = {
     "cpu_kernel": obj({"cpu": STR, "kernel": STR, "model": STR},
                       doc="A CPU and the kernel it runs: the version as named and the model row that answered."),
     "kernel_model": obj({"cpu": STR, "kernel": opt(STR), "model": opt(STR)}),
+    "layout_record": obj({"type": UINT, "name": STR, "size": UINT, "offset": UINT, "flags": UINT},
+                         doc="struct x86_xfeat_component: one record of an NT_X86_XSAVE_LAYOUT note."),
     "verdict": obj({"for": enum("kvm", "raw", "rr", "criu"), "name": STR, "ok": BOOL, "gates": BOOL, "rule": STR,
                     "reasons": strings()}),
 }
@@ -136,11 +138,17 @@ def _layout():
         return obj({"nr": opt(UINT), "name": STR, "segment": STR, "size": UINT, "std_offset": std,
                     "compacted_offset": cmp, "align64": BOOL, "supervisor": BOOL, "pad_before": UINT})
 
-    return (obj({"cpu": STR, "features": ref("hex"), "names": strings(), "standard_size": UINT,
-                 "compacted_size": UINT, "standard_layout": arr(row(UINT, opt(UINT))),
-                 "compacted_layout": arr(row(opt(UINT), UINT)), "kernel": STR, "model": STR}),
+    layout = obj({"cpu": STR, "features": ref("hex"), "names": strings(), "standard_size": UINT,
+                  "compacted_size": UINT, "standard_layout": arr(row(UINT, opt(UINT))),
+                  "compacted_layout": arr(row(opt(UINT), UINT)), "kernel": STR, "model": STR})
+    note = obj({"cpu": STR, "kernel": STR, "model": STR, "n_type": UINT, "owner": STR, "written": BOOL,
+                "features": ref("hex"), "records": arr(ref("layout_record")),
+                "desc_hex": {"type": "string", "pattern": "^([0-9a-f]{32})*$"}},
+               doc="layout --emit-note: the NT_X86_XSAVE_LAYOUT note this kernel writes in a core "
+                   "(struct x86_xfeat_component records; written false before the kernel writes it).")
+    return ({"oneOf": [layout, note]},
             [["cpu", "kernel", "model", "nr", "name", "size", "std_offset", "compacted_offset", "align64",
-              "supervisor"]])
+              "supervisor"], ["cpu", "kernel", "model", "type", "name", "size", "offset", "flags"]])
 
 
 def _guest():
@@ -179,7 +187,8 @@ def _dmesg():
     facts = obj({
         "boot": obj({"index": UINT, "of": UINT, "line": UINT, "banner": opt(STR)}),
         "features": opt(ref("hex")), "names": strings(), "context_size": opt(UINT), "format": opt(ref("format")),
-        "sigframe": opt(UINT), "legacy": opt(STR), "problems": strings(), "components": arr(comp),
+        "sigframe": opt(UINT), "legacy": opt(STR), "problems": strings(), "unreadable": strings(),
+        "components": arr(comp),
         "checks": arr(check), "ok": BOOL, "kernel_source": STR, "kernel_models": strings(), "cpus": strings()},
         doc="dmesg --check LOG without --cpu: what the log says, whether it adds up, which models print it.")
     against = obj({
@@ -257,18 +266,20 @@ def _limit():
 
 
 def _core():
-    layout = obj({"type": UINT, "name": STR, "size": UINT, "offset": UINT, "flags": UINT})
+    layout = ref("layout_record")
     comp = obj({"nr": UINT, "name": STR, "offset": UINT, "size": UINT, "holds_state": BOOL})
     sw = obj({"magic1": ref("hex"), "extended_size": UINT, "xfeatures": ref("hex"), "xstate_size": UINT},
              doc="struct _fpx_sw_bytes of a signal frame's fpstate.")
     check = obj({"cpu": STR, "ok": BOOL, "differences": strings()})
-    return (obj({"file": STR, "input": STR, "size": UINT, "xcr0": opt(ref("hex")), "xcr0_from": opt(STR),
+    return (obj({"file": STR, "input": enum("core", "ptrace-or-kvm", "signal-frame", "xsave", "raw"), "ok": BOOL,
+                 "writer": opt(enum("kernel", "gdb")), "size": UINT, "xcr0": opt(ref("hex")), "xcr0_from": opt(STR),
                  "signal_sw_bytes": opt(sw), "xstate_bv": opt(ref("hex")), "xcomp_bv": opt(ref("hex")),
                  "format": ref("format"), "layout_source": enum("note", "inferred"), "layout": opt(arr(layout)),
                  "components": arr(comp), "candidates": strings(),
                  "layouts": arr(obj({"cpus": strings(), "offsets": {"type": "object",
                                                                     "additionalProperties": UINT}})),
                  "layouts_differ": BOOL, "elf_notes": arr(obj({"owner": STR, "type": STR, "size": UINT})),
+                 "elf_note_count": UINT,
                  "problems": strings(), "check": opt(check),
                  "component": obj({"nr": UINT, "name": STR, "hex": {"type": "string", "pattern": "^[0-9a-f]*$"}})},
                 optional=("component",)),

@@ -12,7 +12,7 @@ import os
 import sys
 
 from ..yamltext import visible
-from . import STATUS_STYLES, TEXT_WIDTH, WRAP_MIN, Band, Picture, Table, View
+from . import STATUS_STYLES, TEXT_WIDTH, WRAP_MIN, Band, Picture, Table, View, unicode_ok
 
 # ------------------------------------------------------------------ for people
 
@@ -103,15 +103,16 @@ def draw(view: View, stream=None, *, fmt: str = "table") -> None:
     plain = fmt == "text"
     color = not plain and color_wanted(stream)
     width = min(TEXT_WIDTH, width_for(stream)) if plain else width_for(stream)
-    out = _Out(width, color, ascii_only if plain else (lambda s: s))
+    ascii_out = plain or not unicode_ok(stream)  # a stream that cannot take '━' gets the ASCII drawing
+    out = _Out(width, color, ascii_only if ascii_out else (lambda s: s))
     for pic in view.pictures:
-        _draw_picture(out, pic, plain)
+        _draw_picture(out, pic, ascii_out)
         out.line()
     laid_out = [x for t in view.tables for x in _layout(t, width, out.fix)]
     for n, (t, columns) in enumerate(laid_out):
         if n:
             out.line()
-        _draw_table(out, t, columns, plain)
+        _draw_table(out, t, columns, ascii_out)
     for note in view.notes:
         out.paragraph(note)
     text = out.buf.getvalue()

@@ -16,43 +16,58 @@ def dmesg_view(b, lines: list[str]) -> View:
                                                 [{**data, "line": x} for x in lines]))
 
 
+TABLE_ROWS = 200  # lines of each verdict drawn for people; JSON and CSV carry them all
+
+
 def dmesg_check_view(b, res, *, kernel_source: str, agreeing: list[str] | None = None) -> View:
-    t = Table(f"x86/fpu lines of the log vs {b.profile.name} on {linux(b.kernel)}",
-              [Column("verdict"), Column("line", wrap=True)],
-              caption=f"kernel: {kernel_source}; same: the log has the model's line; not in log: the model prints "
-                      "it, the log does not; not modelled: a log line the model does not reproduce")
-    for line in res.matching:
-        t.add("same", line, style="good")
-    for want, got in res.differing:
-        t.add("DIFFERS", f"model: {want}\nlog:   {got}", style="bad")
-    for line in res.unexpected:
-        t.add("UNEXPECTED", line, style="bad")
-    for line in res.missing:
-        t.add("not in log", line, style="dim")
-    for line in res.ignored:
-        t.add("not modelled", line, style="dim")
-    verdict = ("the log agrees with the model" if res.ok else
-               f"the log differs from the model: {len(res.differing)} line(s) differ, "
-               f"{len(res.unexpected)} unexpected")
-    notes = [f"{verdict} ({len(res.matching)} matching, {len(res.missing)} not in the log)."]
+    """A pasted log held against one model: JSON now, the table and CSV only when drawn."""
     boot_rec = None
     if res.boot is not None:
         boot_rec = {"index": res.boot.index, "of": res.boots, "line": res.boot.line, "banner": res.boot.kernel}
-        if res.boots > 1:
-            notes.insert(0, f"The log holds {res.boots} boots; checked the last, boot {res.boot.index} (from line "
-                            f"{res.boot.line}{', Linux ' + res.boot.kernel if res.boot.kernel else ''}).")
     data = {"cpu": b.profile.name, **kernel_fields(b.kernel), "kernel_source": kernel_source,
             "kernel_models": agreeing if agreeing is not None else [b.kernel.label], "boot": boot_rec,
             "options": b.options.describe(), "ok": res.ok, "matching": res.matching,
             "differing": [{"expected": w, "actual": g} for w, g in res.differing],
             "unexpected": res.unexpected, "missing": res.missing, "ignored": res.ignored}
-    lines = ([{"status": "matching", "expected": x, "actual": x} for x in res.matching]
-             + [{"status": "differing", **d} for d in data["differing"]]
-             + [{"status": "unexpected", "expected": None, "actual": x} for x in res.unexpected]
-             + [{"status": "missing", "expected": x, "actual": None} for x in res.missing]
-             + [{"status": "ignored", "expected": None, "actual": x} for x in res.ignored])
-    keys = ["cpu", "kernel", "model", "status", "expected", "actual"]
-    return View(data, [t], notes, csv_rows=csv_records(keys, [{**data, **x} for x in lines]))
+
+    def build():
+        # Only when drawn: a log of a million lines costs its table only if a table is asked for.
+        t = Table(f"x86/fpu lines of the log vs {b.profile.name} on {linux(b.kernel)}",
+                  [Column("verdict"), Column("line", wrap=True)],
+                  caption=f"kernel: {kernel_source}; same: the log has the model's line; not in log: the model "
+                          "prints it, the log does not; not modelled: a log line the model does not reproduce")
+        cut = []
+        for verdict, items, style in (("same", res.matching, "good"),
+                                      ("DIFFERS", [f"model: {w}\nlog:   {g}" for w, g in
+                                                   res.differing[:TABLE_ROWS]], "bad"),
+                                      ("UNEXPECTED", res.unexpected, "bad"), ("not in log", res.missing, "dim"),
+                                      ("not modelled", res.ignored, "dim")):
+            for line in items[:TABLE_ROWS]:
+                t.add(verdict, line, style=style)
+            n = len(res.differing if verdict == "DIFFERS" else items)
+            if n > TABLE_ROWS:
+                cut.append(f"{n - TABLE_ROWS} more {verdict}")
+        verdict = ("the log agrees with the model" if res.ok else
+                   f"the log differs from the model: {len(res.differing)} line(s) differ, "
+                   f"{len(res.unexpected)} unexpected")
+        notes = [f"{verdict} ({len(res.matching)} matching, {len(res.missing)} not in the log)."]
+        if cut:
+            notes.append(f"Not drawn: {', '.join(cut)} (every line is in --format json or csv).")
+        if res.boot is not None and res.boots > 1:
+            notes.insert(0, f"The log holds {res.boots} boots; checked the last, boot {res.boot.index} (from line "
+                            f"{res.boot.line}{', Linux ' + res.boot.kernel if res.boot.kernel else ''}).")
+        return [t], notes, None
+
+    def csv_rows():
+        lines = ([{"status": "matching", "expected": x, "actual": x} for x in res.matching]
+                 + [{"status": "differing", **d} for d in data["differing"]]
+                 + [{"status": "unexpected", "expected": None, "actual": x} for x in res.unexpected]
+                 + [{"status": "missing", "expected": x, "actual": None} for x in res.missing]
+                 + [{"status": "ignored", "expected": None, "actual": x} for x in res.ignored])
+        keys = ["cpu", "kernel", "model", "status", "expected", "actual"]
+        return csv_records(keys, [{**data, **x} for x in lines])
+
+    return View(data, builder=build, csv_rows=csv_rows)
 
 
 def check_findings_view(b, findings) -> View:

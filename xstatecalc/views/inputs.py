@@ -33,17 +33,32 @@ def host_view(b, rows, release: str, options_read: list[str] | None = None) -> V
     return View(data, [t], notes, csv_rows=csv_records(keys, [{**data, **r} for r in data["rows"]]))
 
 
+GDB_NOTE = ("Written by gdb's gcore (an NT_GDB_TDESC note, no NT_X86_XSAVE_LAYOUT): gdb lays the image out itself. "
+            "gdb 13 and older use Intel's offsets and sizes whatever the CPU (i387_collect_xsave()), so on an AMD CPU "
+            "the components whose offsets differ (AVX-512, PKRU) do not hold the program's values; later gdb (its "
+            "x86_xsave_layout) uses the offsets of the machine gdb ran on (CPUID). gdb also marks every XCR0 "
+            "component as holding state (XSTATE_BV = XCR0). The layouts below are gdb's choice, not evidence of the "
+            "CPU that ran the program.")
+HEX_ROWS = 1024  # hexdump rows drawn for people (16 KiB: AMX tile data is 8 KiB); JSON has every byte
+
+
 def core_view(source: str, image, fits_, groups, check, chosen, component) -> View:
     """What an XSAVE image holds and which CPUs could have written it."""
+    from ..xsaveimage import LEGACY_RECORDS, WRITER_TEXT
+
+    gdb = image.writer == "gdb"
     t = Table(f"{source}: XSAVE image ({image.kind})", [Column("field"), Column("value", wrap=True)])
     t.add("size", f"{image.size} bytes")
+    if image.writer is not None:
+        t.add("written by", WRITER_TEXT[image.writer] + (" (its NT_GDB_TDESC note)" if gdb else ""))
     t.add("XCR0", "-" if image.xcr0 is None else f"{image.xcr0:#x} ({' '.join(C.names(image.xcr0))})")
     t.add("XCR0 read from", image.xcr0_from)
     if image.xstate_bv is not None:
         t.add("XSTATE_BV", f"{image.xstate_bv:#x}: state in {' '.join(C.names(image.xstate_bv)) or 'no component'}; "
-                            "the rest hold their initial state")
+                            "the rest hold their initial state" + ("; gdb writes XCR0 here" if gdb else ""))
         t.add("XCOMP_BV", f"{image.xcomp_bv:#x} ({'compacted' if image.compacted else 'standard format'})")
     t.add("layout", "NT_X86_XSAVE_LAYOUT note (6.12+)" if image.layout is not None else
+          "gdb's own: no NT_X86_XSAVE_LAYOUT note" if gdb else
           "inferred: no NT_X86_XSAVE_LAYOUT note (a core before 6.12, or a raw image)")
     rows = []
     lay = chosen or {}
@@ -55,26 +70,34 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
                  caption="offsets from " + ("the layout note" if image.layout is not None else
                                             "the CPU checked" if check else "the one layout every candidate shares"
                                             if chosen else "-"))
-    cand = Table("CPUs whose layout fits", [Column("", style="bold"), Column("layout"), Column("cpus", wrap=True)])
+    cand = Table("Layouts of gdb's image: the CPUs whose layout it matches" if gdb else "CPUs whose layout fits",
+                 [Column("", style="bold"), Column("layout"), Column("cpus", wrap=True)])
     for i, g in enumerate(groups, 1):
         diff = ", ".join(f"{C.key(n)}@{o}" for n, (o, _s) in sorted(g[0].layout.items()))
         cand.add("*" if len(groups) > 1 else "", f"{i}: {diff}", ", ".join(f.profile.name for f in g),
                  style="warn" if len(groups) > 1 else None)
-    notes = list(image.problems)
+    notes = [f"FINDING: {p}" for p in image.problems]
+    if gdb:
+        notes.append(GDB_NOTE)
     if len(groups) > 1:
         notes.append(f"{len(groups)} different layouts fit this image: without the NT_X86_XSAVE_LAYOUT note a reader "
                      "must guess, and guesses here are wrong for some of these CPUs (the AMD-vs-Intel AVX-512 case: "
                      "gdb's i387_guess_xsave_layout, go-delve/delve#3827).")
     elif not groups:
         notes.append("No built-in CPU's layout fits this image.")
-    data = {"file": source, "input": image.kind, "size": image.size,
+    ok = not image.problems and (check is None or check["ok"])
+    if image.problems:
+        notes.append(f"{len(image.problems)} finding(s): XRSTOR would refuse this image, or no XSETBV could have "
+                     "written its XCR0 (exit 1).")
+    data = {"file": source, "input": image.kind, "ok": ok, "writer": image.writer, "size": image.size,
             "xcr0": None if image.xcr0 is None else f"{image.xcr0:#x}", "xcr0_from": image.xcr0_from,
             "signal_sw_bytes": image.signal_sw,
             "xstate_bv": None if image.xstate_bv is None else f"{image.xstate_bv:#x}",
             "xcomp_bv": None if image.xcomp_bv is None else f"{image.xcomp_bv:#x}",
             "format": "compacted" if image.compacted else "standard",
             "layout_source": "note" if image.layout is not None else "inferred",
-            "layout": [r.record() for r in image.layout] if image.layout is not None else None,
+            "layout": [r.record() for r in image.layout if r.type not in LEGACY_RECORDS]
+            if image.layout is not None else None,
             "components": [{"nr": r[0], "name": r[1], "offset": r[2], "size": r[3], "holds_state": r[4] == "yes"}
                            for r in rows],
             "candidates": [f.profile.name for f in fits_],
@@ -82,6 +105,7 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
                          "offsets": {C.key(n): o for n, (o, _s) in sorted(g[0].layout.items())}} for g in groups],
             "layouts_differ": len(groups) > 1,
             "elf_notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
+            "elf_note_count": image.note_count,
             "problems": image.problems, "check": check}
     tables = [t, comp, cand]
     if check is not None:
@@ -93,8 +117,11 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
         nr, raw = component
         data["component"] = {"nr": nr, "name": C.key(nr), "hex": raw.hex()}
         hexdump = Table(f"Component {nr} ({C.key(nr)}): {len(raw)} bytes", [Column("offset", R), Column("bytes")])
-        for i in range(0, len(raw), 16):
+        for i in range(0, min(len(raw), HEX_ROWS * 16), 16):
             hexdump.add(i, " ".join(f"{b:02x}" for b in raw[i:i + 16]))
+        if len(raw) > HEX_ROWS * 16:
+            notes.append(f"Component {nr}: the first {HEX_ROWS * 16} of its {len(raw)} bytes are drawn; --format json "
+                         "has them all.")
         tables.append(hexdump)
     keys = ["file", "nr", "name", "offset", "size", "holds_state"]
     return View(data, [x for x in tables if x.rows], notes,

@@ -31,7 +31,10 @@ RT_SIGFRAME = 440  # sizeof(struct rt_sigframe) on x86-64: 8 + ucontext 304 + si
 SIGFRAME_IA32 = 736  # sizeof(struct sigframe_ia32): 732 bytes padded to 8 (u64 in _fpx_sw_bytes)
 # 32-bit kernel: the same struct with u64 aligned to 4 (gcc -m32 on the 7.3 uapi headers gives 732, -m64 736).
 SIGFRAME_I386_NATIVE = 732
+FP_XSTATE_MAGIC1 = 0x46505853  # uapi/asm/sigcontext.h: "SXPF" in _fpx_sw_bytes.magic1
+FP_XSTATE_MAGIC2 = 0x46505845  # "EXPF", the u32 after the XSAVE image (fpstate + xstate_size)
 FP_XSTATE_MAGIC2_SIZE = 4
+MIN_XSTATE_SIZE = C.XSAVE_HDR_END  # check_xstate_in_sigframe(): sizeof(struct fxregs_state) + xstate_header
 MINSIGSTKSZ = 2048  # kernel/signal.c do_sigaltstack(): less is -ENOMEM on every kernel
 MATHFRAME_ALIGN = 64  # fpu__alloc_mathframe(): round_down(sp - frame_size, 64), XSAVE wants 64-byte alignment
 FRAME_ALIGNMENT = 16  # get_sigframe(): round_down(sp, FRAME_ALIGNMENT) - 8, the ABI's entry alignment
@@ -194,3 +197,131 @@ def judge(ss: SignalStack, size: int, *, permitted: bool = True, usable: int | N
     frame = real if real is not None else bound
     return out(False, "dies-on-delivery", f"the {frame}-byte frame does not fit {usable} bytes (it needs more): the "
                "kernel sends SIGSEGV instead", False)
+
+
+# ------------------------------------------------------------------ the frame's software bytes
+
+@record
+class SwBytes:
+    """What a kernel writes into a signal frame's struct _fpx_sw_bytes (fpstate + 464), and FP_XSTATE_MAGIC2
+    after the XSAVE image (fpstate + xstate_size; None: not written)."""
+
+    variant: str  # 64-bit | 64-bit, AMX in use | ia32 | i386 | ... without XSAVE
+    magic1: int
+    extended_size: int
+    xfeatures: int
+    xstate_size: int
+    magic2: int | None
+
+    def fields(self) -> dict:
+        return {"magic1": self.magic1, "extended_size": self.extended_size, "xfeatures": self.xfeatures,
+                "xstate_size": self.xstate_size, "magic2": self.magic2}
+
+
+def sw_bytes(b) -> list[SwBytes]:
+    """Every _fpx_sw_bytes this kernel may write on this CPU, by kind of frame.
+
+    5.16+ (fpu/signal.c save_sw_bytes()): magic1, extended_size = fpstate->user_size + FP_XSTATE_MAGIC2_SIZE
+    (+ sizeof(struct fregs_state) in an ia32 frame), xfeatures = fpstate->user_xfeatures, xstate_size =
+    fpstate->user_size: the default user set until a dynamic feature is first used (fpstate_realloc()), and
+    written even when XSAVE is off (user_size is then the legacy 512, and no FP_XSTATE_MAGIC2 follows).
+    Before 5.16 the same arithmetic on fpu_user_xstate_size, fixed at boot (fx_sw_reserved and
+    fx_sw_reserved_ia32 from fpu__init_prepare_fx_sw_frame()), left zero when XSAVE is off. An ia32
+    process never uses AMX (64-bit mode only), so its frame is always the default one. No FXSR: an fnsave
+    frame has no software bytes at all."""
+    if "FXSR" not in b.flags:
+        return []
+    if not b.xsave and not b.kernel.fpu_cfg:
+        return [SwBytes("without XSAVE (before 5.16)", 0, 0, 0, 0, None)]
+    magic2 = FP_XSTATE_MAGIC2 if b.xsave else None
+    suffix = "" if b.xsave else ", XSAVE off"
+
+    def make(variant, cfg, extra=0):
+        return SwBytes(variant + suffix, FP_XSTATE_MAGIC1, cfg.size + FP_XSTATE_MAGIC2_SIZE + extra, cfg.features,
+                       cfg.size, magic2)
+
+    out = []
+    ud, um = b.user_default, b.user_max
+    if b.options.x86_64:
+        out.append(make("64-bit", ud))
+        if b.xsave and um.features != ud.features:
+            out.append(make("64-bit, AMX in use", um))
+    if b.options.ia32_emulation or not b.options.x86_64:
+        out.append(make("ia32" if b.options.x86_64 else "i386", ud, C.FSAVE_SIZE))
+    return out
+
+
+@record
+class FrameCheck:
+    """One rule a frame's software bytes must follow, and whether the frame given does."""
+
+    check: str
+    ok: bool
+    why: str
+
+    def record(self) -> dict:
+        return {"check": self.check, "ok": self.ok, "why": self.why}
+
+
+def frame_checks(sw: dict, image_size: int | None = None) -> list[FrameCheck]:
+    """The rules a frame's software bytes follow whatever the CPU, for the fields given in *sw* (magic1,
+    extended_size, xfeatures, xstate_size, magic2: any of them); *image_size*: bytes of a dumped fpstate,
+    whose end may cut off FP_XSTATE_MAGIC2. save_sw_bytes() writes them, check_xstate_in_sigframe() reads
+    them back on sigreturn and falls back to x87/SSE only (fx_only) when one fails."""
+    out = []
+    fx_only = ("sigreturn then restores x87 and SSE only and the other registers return to their initial "
+               "state (check_xstate_in_sigframe(): fx_only)")
+    m1, ext, xf, xs, m2 = (sw.get(k) for k in ("magic1", "extended_size", "xfeatures", "xstate_size", "magic2"))
+    if m1 is not None:
+        if m1 == FP_XSTATE_MAGIC1:
+            out.append(FrameCheck("magic1", True, f"{m1:#x} is FP_XSTATE_MAGIC1: the kernel wrote these bytes "
+                                                  "(save_sw_bytes())"))
+        elif m1 == 0:
+            out.append(FrameCheck("magic1", False, "0: no extended state here, as a kernel before 5.16 without "
+                                                   f"XSAVE leaves it, or cleared by hand; {fx_only}"))
+        else:
+            out.append(FrameCheck("magic1", False, f"{m1:#x} is not FP_XSTATE_MAGIC1 ({FP_XSTATE_MAGIC1:#x}); "
+                                                   + fx_only))
+    if ext is not None and xs is not None:
+        d = ext - xs
+        if d == FP_XSTATE_MAGIC2_SIZE:
+            out.append(FrameCheck("extended_size", True, f"{ext} = xstate_size {xs} + FP_XSTATE_MAGIC2_SIZE 4: a "
+                                                         "64-bit frame"))
+        elif d == FP_XSTATE_MAGIC2_SIZE + C.FSAVE_SIZE:
+            out.append(FrameCheck("extended_size", True, f"{ext} = xstate_size {xs} + 4 + 112 (struct "
+                                                         "fregs_state): an ia32 frame"))
+        else:
+            out.append(FrameCheck("extended_size", False, f"{ext} - xstate_size {xs} = {d}: save_sw_bytes() "
+                                  "writes xstate_size + 4 in a 64-bit frame, + 116 in an ia32 one"
+                                  + (f"; and xstate_size > extended_size: {fx_only}" if d < 0 else "")))
+    if xs is not None:
+        if xs == C.FXSAVE_SIZE:
+            out.append(FrameCheck("xstate_size", True, "512: the legacy FXSAVE image of a kernel with XSAVE off "
+                                  "(5.16+ writes the bytes anyway, without FP_XSTATE_MAGIC2)"))
+        elif xs < MIN_XSTATE_SIZE:
+            out.append(FrameCheck("xstate_size", False, f"{xs} is less than the {MIN_XSTATE_SIZE}-byte legacy area "
+                                  f"and XSAVE header; {fx_only}"))
+        else:
+            out.append(FrameCheck("xstate_size", True, f"{xs}: at least the {MIN_XSTATE_SIZE}-byte legacy area and "
+                                  "XSAVE header"))
+    if xf is not None:
+        bad = C.xsetbv_violations(xf) if xf else []
+        if xf and xf & C.MASK_FPSSE != C.MASK_FPSSE:
+            bad.insert(0, "x87 and SSE (bits 0 and 1) are in every user feature set")
+        if bad:
+            out.append(FrameCheck("xfeatures", False, f"{xf:#x} is no set a kernel enables: " + "; ".join(bad)))
+        else:
+            out.append(FrameCheck("xfeatures", True, f"{xf:#x}: " + (" ".join(C.names(xf)) if xf else
+                                                                     "none, as with XSAVE off (noxsave)")))
+    if m2 is not None:
+        if m2 == FP_XSTATE_MAGIC2:
+            out.append(FrameCheck("magic2", True, f"FP_XSTATE_MAGIC2 ({FP_XSTATE_MAGIC2:#x}) follows the image at "
+                                                  "fpstate + xstate_size"))
+        else:
+            out.append(FrameCheck("magic2", False, f"{m2:#x} at fpstate + xstate_size, not FP_XSTATE_MAGIC2 "
+                                  f"({FP_XSTATE_MAGIC2:#x}): the frame says it holds extended state it does not "
+                                  f"(a copy of the legacy part only, as in Clozure CL #556); {fx_only}"))
+    elif image_size is not None and xs is not None and xs >= MIN_XSTATE_SIZE and image_size < xs + 4:
+        out.append(FrameCheck("magic2", False, f"the image ends at {image_size} bytes, before FP_XSTATE_MAGIC2 at "
+                              f"fpstate + xstate_size ({xs}): if that is all the frame holds, {fx_only}"))
+    return out

@@ -17,9 +17,9 @@ from . import components as C
 from . import layout as L
 from .errors import InputError
 from .records import record
+from .sigframe import FP_XSTATE_MAGIC1
 
 SW_BYTES, HEADER = 464, 512  # xstate_fx_sw_bytes / struct _fpx_sw_bytes; struct xstate_header
-FP_XSTATE_MAGIC1 = 0x46505853
 COMPACTED_BIT = 1 << 63
 MAX_IMAGE = 1 << 24
 
@@ -73,6 +73,7 @@ class Image:
     layout: list | None  # NT_X86_XSAVE_LAYOUT records, when the core has them
     notes: list  # (owner, type name, size) of the core's notes
     problems: list
+    fsave_header: int = 0  # bytes of struct fregs_state before the FXSAVE image (an ia32 frame's fpstate)
 
     @property
     def compacted(self) -> bool:
@@ -94,7 +95,14 @@ def read_image(src, source: str, *, raw: bool | None = None) -> Image:
         if src.size > MAX_IMAGE:
             raise InputError(f"{source}: {src.size} bytes is larger than any XSAVE image; is it a core file? "
                              "(drop --raw)")
-        return _image(src.read(0, src.size), source, "raw", None, [])
+        data = src.read(0, src.size)
+        # An ia32 frame's fpstate (struct _fpstate_32) starts with the 112-byte fsave header (struct fregs_state):
+        # its FXSAVE image, and the software bytes at 464 of it, begin at 112.
+        at = C.FSAVE_SIZE + SW_BYTES
+        if len(data) >= C.FSAVE_SIZE + C.XSAVE_HDR_END and struct.unpack_from("<I", data, SW_BYTES)[0] != \
+                FP_XSTATE_MAGIC1 and struct.unpack_from("<I", data, at)[0] == FP_XSTATE_MAGIC1:
+            return _image(data[C.FSAVE_SIZE:], source, "raw", None, [])._replace(fsave_header=C.FSAVE_SIZE)
+        return _image(data, source, "raw", None, [])
     _machine, notes = read_notes(src, source)
     listed = [(n.owner, n.type_name, len(n.desc)) for n in notes]
     xstate = [n for n in notes if n.type == NT_X86_XSTATE and n.owner == "LINUX"]

@@ -51,7 +51,7 @@ def note(message: str) -> None:
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
                    "cpus": "buffers", "guest": "guests", "vcpu": "guests", "check": "checks", "compare": "checks",
                    "verify": "checks", "dmesg": "checks", "pool": "pools", "sigstack": "userspace",
-                   "limit": "userspace",
+                   "limit": "userspace", "which": "which",
                    "import": "inputs", "host": "inputs", "core": "inputs"}
 
 

@@ -33,8 +33,10 @@ def host_view(b, rows, release: str, options_read: list[str] | None = None) -> V
     return View(data, [t], notes, csv_rows=csv_records(keys, [{**data, **r} for r in data["rows"]]))
 
 
-def core_view(source: str, image, fits_, groups, check, chosen, component) -> View:
-    """What an XSAVE image holds and which CPUs could have written it."""
+def core_view(source: str, image, fits_, groups, check, chosen, component, frame=None) -> View:
+    """What an XSAVE image holds and which CPUs could have written it; for a signal frame's fpstate
+    (*frame*: which.explain_frame()'s answer and its space), whether its software bytes hold together and
+    which CPU, kernel and kind of frame write them."""
     t = Table(f"{source}: XSAVE image ({image.kind})", [Column("field"), Column("value", wrap=True)])
     t.add("size", f"{image.size} bytes")
     t.add("XCR0", "-" if image.xcr0 is None else f"{image.xcr0:#x} ({' '.join(C.names(image.xcr0))})")
@@ -43,6 +45,9 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
         t.add("XSTATE_BV", f"{image.xstate_bv:#x}: state in {' '.join(C.names(image.xstate_bv)) or 'no component'}; "
                             "the rest hold their initial state")
         t.add("XCOMP_BV", f"{image.xcomp_bv:#x} ({'compacted' if image.compacted else 'standard format'})")
+    if image.fsave_header:
+        t.add("ia32 frame", f"a {image.fsave_header}-byte fsave header (struct fregs_state) precedes the FXSAVE "
+                            "image: read from there on")
     t.add("layout", "NT_X86_XSAVE_LAYOUT note (6.12+)" if image.layout is not None else
           "inferred: no NT_X86_XSAVE_LAYOUT note (a core before 6.12, or a raw image)")
     rows = []
@@ -82,8 +87,17 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
                          "offsets": {C.key(n): o for n, (o, _s) in sorted(g[0].layout.items())}} for g in groups],
             "layouts_differ": len(groups) > 1,
             "elf_notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
+            "fsave_header": image.fsave_header,
             "problems": image.problems, "check": check}
     tables = [t, comp, cand]
+    if frame is not None:
+        from .which import frame_tables
+
+        answer, space = frame
+        data["frame"] = answer.record()
+        more, said = frame_tables(answer, space, "signal frame", exit_note="")
+        tables += more
+        notes += said
     if check is not None:
         ct = Table(f"Checked against {check['cpu']}", [Column("verdict"), Column("why", wrap=True)])
         for why in check["differences"] or ["every component at the same offset and size"]:

@@ -580,7 +580,7 @@ def group(space: Space, value: int, hits: list[tuple]) -> list[Match]:
             # A value every C library era gives (a runtime's constant) does not depend on the C library.
             libc = None if None in era_set or era_set == all_eras else era_ranges(era_set, space.eras)
             out.append(Match(value, key, tuple(names[c] for c in sorted(cpus)), ranges(rows, labels), libc,
-                             len(cpus) == len(names), len(rows) == len(labels)))
+                             len(cpus) == len(names) > 1, len(rows) == len(labels) > 1))
     return out
 
 

@@ -103,13 +103,14 @@ def which(numbers, cpu_specs, kernels, options, libcs, vcpu_hosts, frame, fmt):
         sys.exit(EXIT_PROBLEM)
 
 
-def _number(text, what: str) -> int:
+def _number(text, what: str, bits: int = 64) -> int:
+    """ASCII decimal or 0x hex, else one line naming *what* and the problem (exit 2)."""
     from ..numbers import parse_int
 
     try:
-        return parse_int(text, what=f"{what} {text!r}" if what == "NUMBER" else what)
+        return parse_int(text, what=what, bits=bits)
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint=what) from None
+        raise InputError(str(e)) from None
 
 
 def _frame(text: str) -> dict:
@@ -121,17 +122,11 @@ def _frame(text: str) -> dict:
         name, eq, value = item.strip().partition("=")
         name = name.strip().lower()
         if not eq or name not in FRAME_FIELDS:
-            raise click.BadParameter(f"{item.strip()!r}: expected FIELD=N with FIELD one of {', '.join(FRAME_FIELDS)}",
-                                     param_hint="--frame")
+            raise InputError(f"--frame: {item.strip()!r}: expected FIELD=N with FIELD one of {', '.join(FRAME_FIELDS)}")
         if name in out:
-            raise click.BadParameter(f"{name} given twice", param_hint="--frame")
-        bits = 64 if name == "xfeatures" else 32
-        from ..numbers import parse_int
-
-        try:
-            out[name] = parse_int(value, what=f"--frame {name}", bits=bits)
-        except ValueError as e:
-            raise click.BadParameter(str(e), param_hint="--frame") from None
+            raise InputError(f"--frame: {name} given twice")
+        # struct _fpx_sw_bytes: xfeatures is a __u64, the others __u32 (as is the magic2 word)
+        out[name] = _number(value, f"--frame {name}", 64 if name == "xfeatures" else 32)
     return out
 
 

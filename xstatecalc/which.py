@@ -882,7 +882,8 @@ class FrameAnswer:
                            for k, v in self.fields.items()},
                 "consistent": self.consistent,
                 "checks": [c.record() for c in self.checks],
-                "producers": [{"variant": variant, **m.record()} for variant, m in self.producers],
+                "producers": [{"variant": variant, "cpus": list(m.cpus), "kernels": list(m.kernels)}
+                              for variant, m in self.producers],
                 "ok": self.ok}
 
 

@@ -337,3 +337,25 @@ def test_library_call():
     space = make_space([p for p in all_builtin() if p.name == "sapphire-rapids"], default_kernels(), [], Options())
     answer = which(space, [11952])
     assert answer.ok and answer.matches[0].key == "abi.sigframe_min"
+
+
+def test_every_frame_a_modelled_kernel_writes_follows_the_rules():
+    # What save_sw_bytes() writes must pass check_xstate_in_sigframe()'s own rules, on every CPU and kernel row
+    # (the XSAVE-off frames of 5.16+ included: magic1 set, 512 bytes, no magic2).
+
+    from xstatecalc.options import make_options
+    from xstatecalc.sigframe import sw_bytes
+
+    seen = set()
+    for options in (Options(), make_options(["noxsave"])):
+        space = make_space(all_builtin() if options == Options() else all_builtin()[:2], default_kernels(), [],
+                           options)
+        for row in space.cells:
+            for b, _inv, _libc in row:
+                for sw in sw_bytes(b):
+                    fields = {k: v for k, v in sw.fields().items() if v is not None}
+                    seen.add(sw.variant)
+                    bad = [c for c in frame_checks(fields) if not c.ok]
+                    assert sw.magic1 == 0 or not bad, (b, sw, bad)
+    assert {"64-bit", "64-bit, AMX in use", "ia32", "64-bit, XSAVE off", "ia32, XSAVE off",
+            "without XSAVE (before 5.16)"} == seen

@@ -305,7 +305,10 @@ def frame_checks(sw: dict, image_size: int | None = None) -> list[FrameCheck]:
             out.append(FrameCheck("xstate_size", True, f"{xs}: at least the {MIN_XSTATE_SIZE}-byte legacy area and "
                                   "XSAVE header"))
     if xf is not None:
-        bad = C.xsetbv_violations(xf) if xf else []
+        # fpstate->user_xfeatures is XCR0 less the dynamic features not yet in use: XTILE_CFG without
+        # XTILE_DATA is the default set of an AMX kernel, every other XSETBV rule holds as for XCR0.
+        xtile = C.bit(C.XTILE_DATA) if xf & C.bit(C.XTILE_CFG) else 0
+        bad = C.xsetbv_violations(xf | xtile) if xf else []
         if xf and xf & C.MASK_FPSSE != C.MASK_FPSSE:
             bad.insert(0, "x87 and SSE (bits 0 and 1) are in every user feature set")
         if bad:

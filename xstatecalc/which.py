@@ -468,10 +468,11 @@ _SPACES: dict = {}
 def make_space(profiles, kernels, eras, options) -> Space:
     """The space to search. Spaces of built-in CPUs and kernel rows are kept for the process (a test suite,
     or a library caller, asks many times); the oldest is dropped after four."""
-    from .profile import builtin_index
+    from .profile import builtin_index, resolve
 
     idx = builtin_index()
-    if not all(idx.get(p.name) == p.name for p in profiles) or any(k.distro or k.warnings for k in kernels):
+    builtin = all(idx.get(p.name) == p.name and p is resolve(p.name) for p in profiles)  # not a file of that name
+    if not builtin or any(k.distro or k.warnings for k in kernels):
         return Space(profiles, kernels, eras, options)
     key = (tuple(p.name for p in profiles), tuple((k.label, k.model) for k in kernels), tuple(e.label for e in eras),
            options)

@@ -87,7 +87,8 @@ def which(numbers, cpu_specs, kernels, options, libcs, vcpu_hosts, frame, fmt):
         profiles = [p for p in all_builtin() if not p.hypothetical]
     profiles += _guests(vcpu_hosts, {p.name for p in profiles})
     models = resolve_kernels(kernels, host=wants_host(specs)) if kernels or wants_host(specs) else default_kernels()
-    space = make_space(profiles, models, libc_eras(libcs), options)
+    # A frame's software bytes owe nothing to the C library: its eras are not computed then.
+    space = make_space(profiles, models, [] if fields is not None else libc_eras(libcs), options)
     if fields is not None:
         from ..views.which import frame_view
 

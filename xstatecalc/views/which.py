@@ -116,9 +116,21 @@ def _short_where(ms) -> str:
     return ", ".join(cpus) if len(cpus) <= 3 else f"{len(cpus)} CPUs"
 
 
+def summary(v, ms) -> str:
+    """'11952 = AT_MINSIGSTKSZ (get_sigframe_size()) on emerald-rapids, ... with Linux 5.16-7.3, and 3 more'."""
+    m = ms[0]
+    cpus = "every CPU searched" if m.every_cpu else ", ".join(m.cpus) if len(m.cpus) <= 4 else \
+        f"{', '.join(m.cpus[:3])} and {len(m.cpus) - 3} more CPUs"
+    kernels = "every kernel" if m.every_kernel else "Linux " + ", ".join(m.kernels)
+    more = len({x.key for x in ms}) - 1
+    return (f"{v} = {_what(m)} on {cpus} with {kernels}" + (f", {', '.join(m.libc)}" if m.libc else "")
+            + (f"; and {more} more quantit{'ies' if more > 1 else 'y'}" if more else ""))
+
+
 def notes(answer) -> list[str]:
     out = list(answer.notes)
     found = [v for v in answer.values if v not in answer.unmatched]
+    out += [summary(v, [m for m in answer.matches if m.value == v]) for v in found]
     if answer.ok:
         out.append(f"FOUND: {', '.join(map(str, found))}" + (" together" if answer.together else "") + ".")
     else:

@@ -64,8 +64,8 @@ def frame_size(b, user_size: int, ia32: bool | None = None) -> int:
 
 
 def xstate_sigframe_size(b, user_size: int) -> int:
-    """xstate_sigframe_size(): the XSAVE image in a frame, fpstate->user_size + FP_XSTATE_MAGIC2; it is also
-    the extended_size the kernel writes into the frame's sw_reserved bytes."""
+    """xstate_sigframe_size(): the XSAVE image in a frame, fpstate->user_size + FP_XSTATE_MAGIC2; with XSAVE on
+    it is also the extended_size the kernel writes into a 64-bit frame's sw_reserved bytes (:func:`sw_bytes`)."""
     return user_size + (FP_XSTATE_MAGIC2_SIZE if b.xsave else 0)
 
 

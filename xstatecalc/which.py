@@ -157,12 +157,15 @@ def _runtime_key(rt) -> str:
 
 # ------------------------------------------------------------------ one CPU on one kernel
 
+_FRAME_KEYS = {"64-bit": "frame.extended_size.default", "permitted": "frame.extended_size.permitted",
+               "ia32": "frame.extended_size.ia32", "i386": "frame.extended_size.ia32"}
+
 def boot_values(b) -> dict[str, int]:
     """Every quantity of one boot that depends on neither the C library nor the runtime, by key."""
     from .guest import (GuestFlow, kvm_compacted_size, kvm_reports_compacted, kvm_std_size, kvm_supported_xcr0,
                         kvm_supported_xss)
     from .report import sigframe_variants
-    from .sigframe import signal_stack, xstate_sigframe_size
+    from .sigframe import signal_stack, sw_bytes
 
     p, k, o = b.profile, b.kernel, b.options
     v: dict[str, int] = {}
@@ -227,13 +230,10 @@ def boot_values(b) -> dict[str, int]:
         put("signal.frame.permitted", ss.delivered_permitted)
         put("signal.below_sp.permitted", ss.thread_permitted)
         put("signal.frame_bound.default", ss.frame_default)
-    if b.xsave or k.fpu_cfg:  # before 5.16 a kernel without XSAVE leaves the software bytes zero
-        if o.x86_64:
-            put("frame.extended_size.default", xstate_sigframe_size(b, b.user_default.size))
-            if ss.dynamic:
-                put("frame.extended_size.permitted", xstate_sigframe_size(b, b.user_max.size))
-        if o.ia32_emulation or not o.x86_64:
-            put("frame.extended_size.ia32", xstate_sigframe_size(b, b.user_default.size) + C.FSAVE_SIZE)
+    for sw in sw_bytes(b):  # what save_sw_bytes() writes, by kind of frame (none before 5.16 without XSAVE)
+        key = _FRAME_KEYS.get("permitted" if "AMX" in sw.variant else sw.variant.split(",")[0])
+        if key:
+            put(key, sw.extended_size)
     # KVM on this host (arch/x86/kvm/x86.c, cpuid.c): before and after ARCH_REQ_XCOMP_GUEST_PERM.
     if b.xsave and o.x86_64:
         flow = GuestFlow(b, list(C.bits(k.user_dynamic & b.user_max.features)))

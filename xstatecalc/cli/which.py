@@ -26,7 +26,8 @@ def _complete_libc(ctx, param, incomplete):
               help="CPUs to search: built-in names or aliases, profile files, vCPUs (qemu:MODEL@HOST), 'host', "
                    "'all'; repeatable or comma-separated. Default: $XSTATECALC_CPU, else every built-in CPU that "
                    "exists (not the hypothetical APX part).")
-@kernel_options
+@kernel_options(default="Default: every released kernel row from 4.15 (see 'xstatecalc kernels'), or the running "
+                        "kernel with --cpu host.")
 @click.option("--libc", "libcs", multiple=True, metavar="LIBC", shell_complete=_complete_libc,
               help="C libraries to search: glibc, musl (every version modelled), or one version (glibc-2.39, "
                    "musl-1.2.5); repeatable or comma-separated. Default: every glibc and musl.")

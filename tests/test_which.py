@@ -15,7 +15,7 @@ import pytest
 
 from xstatecalc.options import Options
 from xstatecalc.profile import all_builtin
-from xstatecalc.sigframe import frame_checks
+from xstatecalc.swbytes import frame_checks
 from xstatecalc.which import default_kernels, era_ranges, libc_eras, make_space, ranges, which
 
 from . import corewriter as W
@@ -344,7 +344,7 @@ def test_every_frame_a_modelled_kernel_writes_follows_the_rules():
     # (the XSAVE-off frames of 5.16+ included: magic1 set, 512 bytes, no magic2).
 
     from xstatecalc.options import make_options
-    from xstatecalc.sigframe import sw_bytes
+    from xstatecalc.swbytes import sw_bytes
 
     seen = set()
     for options in (Options(), make_options(["noxsave"])):

@@ -165,7 +165,8 @@ def boot_values(b) -> dict[str, int]:
     from .guest import (GuestFlow, kvm_compacted_size, kvm_reports_compacted, kvm_std_size, kvm_supported_xcr0,
                         kvm_supported_xss)
     from .report import sigframe_variants
-    from .sigframe import signal_stack, sw_bytes
+    from .sigframe import signal_stack
+    from .swbytes import sw_bytes
 
     p, k, o = b.profile, b.kernel, b.options
     v: dict[str, int] = {}
@@ -891,7 +892,7 @@ class FrameAnswer:
 def explain_frame(space: Space, fields: dict, image_size: int | None = None) -> FrameAnswer:
     """Which CPU x kernel x frame kind writes *fields* (any of FRAME_FIELDS), and whether they agree with
     each other and with the XSAVE layouts of the CPUs searched."""
-    from .sigframe import FrameCheck, frame_checks, sw_bytes
+    from .swbytes import FrameCheck, frame_checks, sw_bytes
 
     checks = frame_checks(fields, image_size)
     by_variant: dict = {}

@@ -6,13 +6,13 @@ from ..render import Column, Table, View, csv_records
 from .common import R
 
 
-def where(m, prefix: str = "") -> str:
+def where(m) -> str:
     """'sapphire-rapids, emerald-rapids; Linux 5.16-7.3; glibc 2.34+' (every CPU / every kernel when so)."""
     parts = ["every CPU searched" if m.every_cpu else ", ".join(m.cpus),
              "every kernel" if m.every_kernel else "Linux " + ", ".join(m.kernels)]
     if m.libc:
         parts.append(", ".join(m.libc))
-    return prefix + "; ".join(parts)
+    return "; ".join(parts)
 
 
 def _what(m) -> str:

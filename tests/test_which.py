@@ -199,6 +199,7 @@ def test_at_without_ia32_emulation(run):
 
 
 def test_table_says_where_and_what(run):
+    # AMX, and so Sapphire Rapids' 11952, from 5.16 (linux-xstate-model.md, the 5.16 row) to the newest row, 7.3.
     res = run("which", "11952", env={"COLUMNS": "80"})
     assert res.exit_code == 0
     assert "AT_MINSIGSTKSZ (get_sigframe_size())" in res.stdout and "Linux 5.16-7.3" in res.stdout

@@ -428,3 +428,36 @@ def test_json_writer_is_byte_for_byte_json_dumps(obj):
     from xstatecalc.render import _json
 
     assert _json(obj) == json.dumps(obj, indent=2) + "\n"
+
+
+# ---------------------------------------------------------------- which: numbers and signal frames
+
+
+@FAST
+@given(st.text(max_size=40), st.booleans())
+def test_which_takes_any_text(run, text, as_frame):
+    res = run("which", *(["--frame", text] if as_frame else [text]), "--cpu", "spr", "--kernel", "6.8",
+              "--format", "json")
+    assert res.exit_code in (0, 1, 2) and "Traceback" not in res.stderr
+    if res.exit_code == 2:
+        assert len(res.stderr.strip().splitlines()) == 1
+
+
+_U32 = st.integers(0, (1 << 32) - 1)
+
+
+@FAST
+@given(st.fixed_dictionaries({}, optional={"magic1": st.sampled_from([0x46505853, 0]) | _U32,
+                                           "extended_size": _U32, "xstate_size": _U32,
+                                           "xfeatures": st.integers(0, (1 << 64) - 1), "magic2": _U32}))
+def test_any_frame_fields(fields):
+    from xstatecalc.options import Options
+    from xstatecalc.profile import resolve
+    from xstatecalc.which import default_kernels, explain_frame, make_space
+
+    space = make_space([resolve("spr"), resolve("zen4")], default_kernels(), [], Options())
+    answer = explain_frame(space, fields)
+    assert answer.consistent == all(c.ok for c in answer.checks)
+    # A frame some kernel writes follows every rule that does not depend on the copy (magic2 is judged alone).
+    if answer.producers and "magic2" not in fields:
+        assert answer.consistent, answer.checks

@@ -36,6 +36,10 @@ COMMANDS = [
     ("layout", "--cpu", "spr", "--diagram"),
     ("compare", "skx", "zen4", "--diagram"),
     ("dmesg", "--check", "tests/data/dmesg/12-spr-8480c-kvm-guest.log"),
+    ("which", "11952"),
+    ("which", "2688", "2696"),
+    ("which", "39616"),
+    ("which", "--frame", "magic1=0x46505853,extended_size=836,xfeatures=0x7,xstate_size=832,magic2=0"),
 ]
 
 

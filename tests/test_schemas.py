@@ -43,6 +43,13 @@ EXTRA = [
     "core tests/data/cores/epyc-6.18-pkru.gdb13.core",
     "core tests/data/cores/epyc-6.18-pkru.xsave --raw --cpu zen3",
     "core tests/data/cores/epyc-6.18-pkru.core --component 9",
+    "which 11952",
+    "which 2688 2696",
+    "which 39616",
+    "which 0x66f",
+    "which 1092 --cpu skylake --kernel lts",
+    "which --frame magic1=0x46505853,extended_size=2804,xfeatures=0x2e7,xstate_size=2688",
+    "which --frame magic1=0x46505853,extended_size=1092",
 ]
 
 

@@ -41,8 +41,8 @@ class Boot:
 
     __slots__ = ("profile", "kernel", "options", "flags", "xsave", "compacted", "kernel_max", "kernel_default",
                  "user_max", "user_default", "guest_default", "xcr0", "xss", "independent", "dropped",
-                 "problems", "disabled_reason", "explain", "computed_kernel_size", "init_flags", "switches",
-                 "warnings")
+                 "problems", "disabled_reason", "explain", "computed_kernel_size", "cpuid_kernel_size", "init_flags",
+                 "switches", "warnings")
 
     def __init__(self, profile: Profile, kernel: KernelModel, options: Options, flags: frozenset[str],
                  xsave: bool, compacted: bool, kernel_max: Config, kernel_default: Config, user_max: Config,
@@ -60,6 +60,7 @@ class Boot:
         self.disabled_reason = disabled_reason
         self.explain = [] if explain is None else explain
         self.computed_kernel_size = computed_kernel_size  # what the paranoid check computed
+        self.cpuid_kernel_size: int | None = None  # ... and what CPUID reported, when the two differ
         self.init_flags = flags  # what fpu__init_system_xstate() saw (quirks may clear more later)
         self.switches: list = []  # (switch, mechanism, what it did) for every non-default option
         self.warnings: list[str] = []  # what the model sees and the kernel does not print (stderr)
@@ -325,7 +326,7 @@ def _paranoid(b: Boot) -> bool:
     calc = L.size(b.profile, b.kernel_max.features, b.compacted, k.std_size_order)
     if calc == kernel_size:
         return False
-    b.computed_kernel_size = calc
+    b.computed_kernel_size, b.cpuid_kernel_size = calc, kernel_size
     b.problems.append(f"XSAVE consistency problem: size {calc} != kernel_size {kernel_size}"
                       if k.consistency_sizes else "XSAVE consistency problem, dumping leaves")
     if not k.consistency_fatal:

@@ -31,7 +31,10 @@ RT_SIGFRAME = 440  # sizeof(struct rt_sigframe) on x86-64: 8 + ucontext 304 + si
 SIGFRAME_IA32 = 736  # sizeof(struct sigframe_ia32): 732 bytes padded to 8 (u64 in _fpx_sw_bytes)
 # 32-bit kernel: the same struct with u64 aligned to 4 (gcc -m32 on the 7.3 uapi headers gives 732, -m64 736).
 SIGFRAME_I386_NATIVE = 732
+FP_XSTATE_MAGIC1 = 0x46505853  # uapi/asm/sigcontext.h: "SXPF" in _fpx_sw_bytes.magic1
+FP_XSTATE_MAGIC2 = 0x46505845  # "EXPF", the u32 after the XSAVE image (fpstate + xstate_size)
 FP_XSTATE_MAGIC2_SIZE = 4
+MIN_XSTATE_SIZE = C.XSAVE_HDR_END  # check_xstate_in_sigframe(): sizeof(struct fxregs_state) + xstate_header
 MINSIGSTKSZ = 2048  # kernel/signal.c do_sigaltstack(): less is -ENOMEM on every kernel
 MATHFRAME_ALIGN = 64  # fpu__alloc_mathframe(): round_down(sp - frame_size, 64), XSAVE wants 64-byte alignment
 FRAME_ALIGNMENT = 16  # get_sigframe(): round_down(sp, FRAME_ALIGNMENT) - 8, the ABI's entry alignment
@@ -61,8 +64,8 @@ def frame_size(b, user_size: int, ia32: bool | None = None) -> int:
 
 
 def xstate_sigframe_size(b, user_size: int) -> int:
-    """xstate_sigframe_size(): the XSAVE image in a frame, fpstate->user_size + FP_XSTATE_MAGIC2; it is also
-    the extended_size the kernel writes into the frame's sw_reserved bytes."""
+    """xstate_sigframe_size(): the XSAVE image in a frame, fpstate->user_size + FP_XSTATE_MAGIC2; with XSAVE on
+    it is also the extended_size the kernel writes into a 64-bit frame's sw_reserved bytes (:func:`sw_bytes`)."""
     return user_size + (FP_XSTATE_MAGIC2_SIZE if b.xsave else 0)
 
 
@@ -194,3 +197,4 @@ def judge(ss: SignalStack, size: int, *, permitted: bool = True, usable: int | N
     frame = real if real is not None else bound
     return out(False, "dies-on-delivery", f"the {frame}-byte frame does not fit {usable} bytes (it needs more): the "
                "kernel sends SIGSEGV instead", False)
+

@@ -24,10 +24,10 @@ from . import components as C
 from . import layout as L
 from .errors import InputError
 from .records import record
+from .sigframe import FP_XSTATE_MAGIC1
 
 SW_BYTES, HEADER = 464, 512  # xstate_fx_sw_bytes / struct _fpx_sw_bytes; struct xstate_header
 MXCSR = 24  # in the legacy region (FXSAVE layout)
-FP_XSTATE_MAGIC1 = 0x46505853
 COMPACTED_BIT = 1 << 63
 MAX_IMAGE = 1 << 20  # CPUID(0xD,0).ECX of today's largest parts is under 12 KiB
 MAX_LAYOUT_RECORDS = 64  # one per component number
@@ -132,6 +132,7 @@ class Image:
     problems: list  # what XRSTOR or XSETBV would refuse: findings
     writer: str | None = None  # core files: "kernel" or "gdb"
     note_count: int = 0  # every note of the core
+    fsave_header: int = 0  # bytes of struct fregs_state before the FXSAVE image (an ia32 frame's fpstate)
 
     @property
     def compacted(self) -> bool:
@@ -156,7 +157,14 @@ def read_image(src, source: str, *, raw: bool | None = None) -> Image:
             raise InputError(f"{source}: {src.size} bytes is larger than any XSAVE image ({MAX_IMAGE >> 20} MiB at "
                              "most)" + ("; not an ELF core file either" if detect else "; is it a core file? (drop "
                                                                                          "--raw)"))
-        image = _image(src.read(0, src.size), source, "raw", None, [])
+        data = src.read(0, src.size)
+        # An ia32 frame's fpstate (struct _fpstate_32) starts with the 112-byte fsave header (struct fregs_state):
+        # its FXSAVE image, and the software bytes at 464 of it, begin at 112.
+        at = C.FSAVE_SIZE + SW_BYTES
+        if len(data) >= C.FSAVE_SIZE + C.XSAVE_HDR_END and struct.unpack_from("<I", data, SW_BYTES)[0] != \
+                FP_XSTATE_MAGIC1 and struct.unpack_from("<I", data, at)[0] == FP_XSTATE_MAGIC1:
+            return _image(data[C.FSAVE_SIZE:], source, "raw", None, [])._replace(fsave_header=C.FSAVE_SIZE)
+        image = _image(data, source, "raw", None, [])
         if detect and image.problems:
             raise InputError(f"{source}: not an ELF core file, and not an XSAVE image: {image.problems[0]} "
                              "(--raw reads it anyway, with that as a finding)")

@@ -75,7 +75,7 @@ class UInt(click.ParamType):
 COMMAND_MODULES = {"sizes": "buffers", "features": "buffers", "layout": "buffers", "kernels": "buffers",
                    "cpus": "buffers", "guest": "guests", "vcpu": "guests", "check": "checks", "compare": "checks",
                    "verify": "checks", "dmesg": "checks", "pool": "pools", "sigstack": "userspace",
-                   "limit": "userspace",
+                   "limit": "userspace", "which": "which",
                    "import": "inputs", "host": "inputs", "core": "inputs", "schema": "contract"}
 
 
@@ -313,14 +313,18 @@ def output_options(fn=None, *, default="table", choices=("table", "text", "json"
     return deco(fn) if fn is not None else deco
 
 
-def kernel_options(fn=None, *, many: bool = True):
+def kernel_options(fn=None, *, many: bool = True, default: str | None = None):
     """--kernel plus the kernel build options and boot parameters that change numbers. *many*: the command
-    takes lists, 'lts' and 'all'; otherwise its help says it takes one kernel."""
+    takes lists, 'lts' and 'all'; otherwise its help says it takes one kernel. *default*: the help's
+    'Default: ...' sentence, for a command whose default is not the newest release."""
     if fn is None:
-        return functools.partial(kernel_options, many=many)
+        return functools.partial(kernel_options, many=many, default=default)
+    text = KERNEL_HELP if many else ONE_KERNEL_HELP
+    if default:
+        text = text[:text.index("Default:")] + default
 
     @click.option("--kernel", "-k", "kernels", multiple=True, metavar="VERSION",
-                  help=KERNEL_HELP if many else ONE_KERNEL_HELP,
+                  help=text,
                   shell_complete=complete_kernel if many else complete_one_kernel)
     @click.option("--disable", "disable", multiple=True, metavar="SWITCH", shell_complete=complete_switch,
                   help="Change the kernel as a kernel switch would, by its real mechanism: a boot parameter (nopku, "

@@ -211,7 +211,27 @@ def core(file, raw, cpu, component, fmt):
             comp = (component, component_bytes(image, component, chosen or {}))
         except InputError as e:
             raise InputError(f"{name}: {e}") from None
-    view = core_view(name, image, fits_, groups, check, chosen, comp)
+    frame = _explain_frame(image) if image.signal_sw else None
+    view = core_view(name, image, fits_, groups, check, chosen, comp, frame)
     emit(view, fmt)
     if not view.data["ok"]:
         sys.exit(EXIT_PROBLEM)
+
+
+def _explain_frame(image):
+    """A signal frame's fpstate: its software bytes (and FP_XSTATE_MAGIC2 after the image, when the dump reaches
+    it) against every real built-in CPU and kernel row, as `which --frame` judges them."""
+    import struct
+
+    from ..options import Options
+    from ..profile import all_builtin
+    from ..which import default_kernels, explain_frame, make_space
+
+    sw = image.signal_sw
+    fields = {"magic1": int(sw["magic1"], 16), "extended_size": sw["extended_size"],
+              "xfeatures": int(sw["xfeatures"], 16), "xstate_size": sw["xstate_size"]}
+    xs = fields["xstate_size"]
+    if xs >= 576 and xs + 4 <= image.size:
+        fields["magic2"] = struct.unpack_from("<I", image.data, xs)[0]
+    space = make_space([p for p in all_builtin() if not p.hypothetical], default_kernels(), [], Options())
+    return explain_frame(space, fields, image.size), space

@@ -95,6 +95,19 @@ DEFS: dict = {
     "cpu_kernel": obj({"cpu": STR, "kernel": STR, "model": STR},
                       doc="A CPU and the kernel it runs: the version as named and the model row that answered."),
     "kernel_model": obj({"cpu": STR, "kernel": opt(STR), "model": opt(STR)}),
+    "check": obj({"name": STR, "ok": opt(BOOL), "detail": STR},
+                 doc="One rule and whether the input follows it (null: the input cannot tell)."),
+    "frame": obj({
+        "fields": obj({"magic1": ref("hex"), "extended_size": UINT, "xfeatures": ref("hex"), "xstate_size": UINT,
+                       "magic2": ref("hex")}, optional=("magic1", "extended_size", "xfeatures", "xstate_size", "magic2"),
+                      doc="struct _fpx_sw_bytes as given, and the FP_XSTATE_MAGIC2 word after the image."),
+        "consistent": BOOL, "checks": arr(ref("check")),
+        "producers": arr(obj({"variant": STR, "cpus": strings(), "kernels": strings()})), "ok": BOOL},
+        doc="A signal frame's software bytes: the kernel's rules (save_sw_bytes(), check_xstate_in_sigframe()) "
+            "and which CPU, kernel and kind of frame write them."),
+    "which_match": obj({"value": UINT, "quantity": STR, "name": STR, "function": STR, "description": STR,
+                        "kind": STR, "cpus": strings(), "kernels": strings(), "libc": opt(strings())},
+                       doc="A quantity that has this value, where: CPUs, kernel ranges, C library eras."),
     "layout_record": obj({"type": UINT, "name": STR, "size": UINT, "offset": UINT, "flags": UINT},
                          doc="struct x86_xfeat_component: one record of an NT_X86_XSAVE_LAYOUT note."),
     "verdict": obj({"for": enum("kvm", "raw", "rr", "criu"), "name": STR, "ok": BOOL, "gates": BOOL, "rule": STR,
@@ -183,7 +196,7 @@ def _dmesg():
                 doc="dmesg --cpu: the boot lines this kernel prints.")
     comp = obj({"nr": UINT, "name": STR, "kernel_name": opt(STR), "offset": UINT, "size": UINT,
                 "align64": opt(BOOL)})
-    check = obj({"name": STR, "ok": opt(BOOL), "detail": STR})
+    check = ref("check")
     facts = obj({
         "boot": obj({"index": UINT, "of": UINT, "line": UINT, "banner": opt(STR)}),
         "features": opt(ref("hex")), "names": strings(), "context_size": opt(UINT), "format": opt(ref("format")),
@@ -280,10 +293,27 @@ def _core():
                                                                     "additionalProperties": UINT}})),
                  "layouts_differ": BOOL, "elf_notes": arr(obj({"owner": STR, "type": STR, "size": UINT})),
                  "elf_note_count": UINT,
-                 "problems": strings(), "check": opt(check),
+                 "problems": strings(), "check": opt(check), "fsave_header": UINT, "frame": ref("frame"),
                  "component": obj({"nr": UINT, "name": STR, "hex": {"type": "string", "pattern": "^[0-9a-f]*$"}})},
-                optional=("component",)),
+                optional=("component", "frame")),
             [["file", "nr", "name", "offset", "size", "holds_state"]])
+
+
+def _which():
+    searched = obj({"cpus": strings(), "kernels": strings(), "libc": strings(), "options": ref("options")},
+                   optional=("libc",))
+    near = obj({"value": UINT, "nearest": UINT, "difference": INT, "differences": strings(),
+                "matches": arr(ref("which_match"))})
+    step = obj({"quantity": STR, "name": STR, "value": {"anyOf": [UINT, STR]}, "rule": STR})
+    reading = obj({"value": UINT, "steps": arr(step),
+                   "nearest": arr(obj({"value": UINT, "matches": arr(ref("which_match"))}))})
+    numbers = obj({"values": arr(UINT), "together": opt(BOOL), "ok": BOOL, "matches": arr(ref("which_match")),
+                   "unmatched": arr(UINT), "nearest": arr(near), "readings": arr(reading), "notes": strings(),
+                   "searched": searched}, doc="which NUMBER...: where each number occurs.")
+    frame = obj({**DEFS["frame"]["properties"], "searched": searched},
+                doc="which --frame: a signal frame's software bytes explained.")
+    return ({"oneOf": [numbers, frame]},
+            [["value", "quantity", "name", "function", "cpus", "kernels", "libc"], ["name", "ok", "detail"]])
 
 
 def _host():
@@ -365,6 +395,7 @@ BUILDERS = {
     "dmesg": (_dmesg, "Boot lines: printed for a CPU, read from a log, or a log held against a CPU."),
     "pool": (_pool, "A fleet: what it shares, what holds it back, the failing pairs per consumer."),
     "sigstack": (_sigstack, "Signal stacks: the kernel's frame, the C library's values, every stack's verdict."),
+    "which": (_which, "From a number back to the cause: every quantity equal to it, or a signal frame explained."),
     "limit": (_limit, "CPU x kernel pairs whose value exceeds a size a program hard-codes."),
     "import": (_import, "A batch import: one record per dump (a single dump prints its profile as YAML)."),
     "host": (_host, "This machine: the model held against what the running kernel reports."),

@@ -42,8 +42,10 @@ GDB_NOTE = ("Written by gdb's gcore (an NT_GDB_TDESC note, no NT_X86_XSAVE_LAYOU
 HEX_ROWS = 1024  # hexdump rows drawn for people (16 KiB: AMX tile data is 8 KiB); JSON has every byte
 
 
-def core_view(source: str, image, fits_, groups, check, chosen, component) -> View:
-    """What an XSAVE image holds and which CPUs could have written it."""
+def core_view(source: str, image, fits_, groups, check, chosen, component, frame=None) -> View:
+    """What an XSAVE image holds and which CPUs could have written it; for a signal frame's fpstate
+    (*frame*: which.explain_frame()'s answer and its space), whether its software bytes hold together and
+    which CPU, kernel and kind of frame write them."""
     from ..xsaveimage import LEGACY_RECORDS, WRITER_TEXT
 
     gdb = image.writer == "gdb"
@@ -57,6 +59,9 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
         t.add("XSTATE_BV", f"{image.xstate_bv:#x}: state in {' '.join(C.names(image.xstate_bv)) or 'no component'}; "
                             "the rest hold their initial state" + ("; gdb writes XCR0 here" if gdb else ""))
         t.add("XCOMP_BV", f"{image.xcomp_bv:#x} ({'compacted' if image.compacted else 'standard format'})")
+    if image.fsave_header:
+        t.add("ia32 frame", f"a {image.fsave_header}-byte fsave header (struct fregs_state) precedes the FXSAVE "
+                            "image: read from there on")
     t.add("layout", "NT_X86_XSAVE_LAYOUT note (6.12+)" if image.layout is not None else
           "gdb's own: no NT_X86_XSAVE_LAYOUT note" if gdb else
           "inferred: no NT_X86_XSAVE_LAYOUT note (a core before 6.12, or a raw image)")
@@ -106,8 +111,17 @@ def core_view(source: str, image, fits_, groups, check, chosen, component) -> Vi
             "layouts_differ": len(groups) > 1,
             "elf_notes": [{"owner": o, "type": t_, "size": s} for o, t_, s in image.notes],
             "elf_note_count": image.note_count,
+            "fsave_header": image.fsave_header,
             "problems": image.problems, "check": check}
     tables = [t, comp, cand]
+    if frame is not None:
+        from .which import frame_tables
+
+        answer, space = frame
+        data["frame"] = answer.record()
+        more, said = frame_tables(answer, space, "signal frame", exit_note="")
+        tables += more
+        notes += said
     if check is not None:
         ct = Table(f"Checked against {check['cpu']}", [Column("verdict"), Column("why", wrap=True)])
         for why in check["differences"] or ["every component at the same offset and size"]:

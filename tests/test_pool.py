@@ -181,3 +181,12 @@ def test_a_pool_of_dump_files_names_different_cpus_apart(run, tmp_path):
     assert len(data["kinds"]) == 2
     assert data["kinds"][1]["cpu"] == data["kinds"][0]["cpu"] + "-2"
     assert data["renamed"] and "a different CPU also named" in res.stderr
+
+
+def test_all_and_a_missing_file(run):
+    from xstatecalc.profile import builtin_names
+
+    d = pool_json(run, "all", code=1)
+    assert d["hosts"]["count"] == len(builtin_names()) == len(d["kinds"])
+    res = run("pool", "fleet-that-is-not-there.csv")
+    assert res.exit_code == 2 and "fleet-that-is-not-there.csv: no such file or directory" in res.stderr

@@ -72,12 +72,18 @@ def members_from(args, *, kernel: str | None = None, libc: str | None = None) ->
             if not spec:
                 raise InputError(f"{arg!r}: nothing before '@': name a CPU, a file or a directory")
         k = kern or kernel
-        if os.path.isdir(spec):
+        if spec == "all":  # as --cpu all: every built-in CPU
+            from .profile import builtin_names
+
+            out += [Member(n, n, k, libc, 1, False, arg) for n in builtin_names()]
+        elif os.path.isdir(spec):
             out += _directory(spec, k, libc)
         elif os.path.isfile(spec) and _looks_like_inventory(spec):
             out += inventory(spec, kernel=k, libc=libc)
         elif os.path.isfile(spec) and not spec.endswith((".yaml", ".yml")):
             out.append(Member(spec, spec, k, libc, 1, True, arg))
+        elif spec.endswith((".csv", ".yaml", ".yml", ".txt")) or os.sep in spec:
+            raise InputError(f"{spec}: no such file or directory")
         else:
             out.append(Member(spec, spec, k, libc, 1, False, arg))
         if len(out) > MAX_FILES:

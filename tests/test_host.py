@@ -104,6 +104,32 @@ def test_the_delivered_signal_frame_on_this_machine(run, tmp_path):
 
 
 @on_x86_linux
+def test_a_real_signal_frame_explained(run, tmp_path):
+    # A signal frame's fpstate as the running kernel wrote it (tests/native/fpstate_dump.c): `core` reads it as a
+    # frame, finds its software bytes consistent, and its xstate_size is the model's user size for a process that
+    # never asked for a dynamic feature (fpstate->user_size = fpu_user_cfg.default_size).
+    import shutil
+    import subprocess
+
+    _cpuid_or_skip()
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    dump, image = tmp_path / "dump", tmp_path / "fpstate.bin"
+    src = __import__("pathlib").Path(__file__).parent / "native" / "fpstate_dump.c"
+    subprocess.run([cc, "-O2", "-o", str(dump), str(src)], check=True, capture_output=True)
+    subprocess.run([str(dump), str(image)], check=True)
+    out = json.loads(run("core", image, "--cpu", "host", "-f", "json").stdout)
+    (sizes,) = json.loads(run("sizes", "--cpu", "host", "-f", "json").stdout)
+    assert out["input"] == "signal-frame" and out["frame"]["consistent"], out["frame"]["checks"]
+    assert out["frame"]["fields"]["xstate_size"] == sizes["configs"]["user"]["default"]["size"]
+    assert out["frame"]["fields"]["extended_size"] == image.stat().st_size
+    fields = ",".join(f"{k}={v}" for k, v in out["frame"]["fields"].items() if k != "magic2")
+    frame = json.loads(run("which", "--frame", fields, "--cpu", "host", "-f", "json").stdout)
+    assert frame["ok"] and frame["producers"], frame
+
+
+@on_x86_linux
 def test_sigstack_for_this_host_uses_its_own_c_library(run):
     _cpuid_or_skip()
     found = H.running_libc()

@@ -82,11 +82,8 @@ def test_kernel_dump_format_from_a_real_warning():
 
 
 
-@on_x86_linux
-def test_the_delivered_signal_frame_on_this_machine(run, tmp_path):
-    # get_sigframe() on the running kernel, held against the model: a stack one byte larger than the frame the
-    # model computes for this CPU and kernel (a process that never asked for AMX) receives the signal; a stack of
-    # exactly that size gets SIGSEGV. The probe is our own C program (tests/native/sigframe_probe.c).
+def _native(tmp_path, source: str):
+    """One of our C programs in tests/native/, compiled for this machine (skips without CPUID or a compiler)."""
     import shutil
     import subprocess
 
@@ -94,9 +91,20 @@ def test_the_delivered_signal_frame_on_this_machine(run, tmp_path):
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler")
-    probe = tmp_path / "probe"
-    src = __import__("pathlib").Path(__file__).parent / "native" / "sigframe_probe.c"
-    subprocess.run([cc, "-O2", "-o", str(probe), str(src)], check=True, capture_output=True)
+    exe = tmp_path / source.removesuffix(".c")
+    src = __import__("pathlib").Path(__file__).parent / "native" / source
+    subprocess.run([cc, "-O2", "-o", str(exe), str(src)], check=True, capture_output=True)
+    return exe
+
+
+@on_x86_linux
+def test_the_delivered_signal_frame_on_this_machine(run, tmp_path):
+    # get_sigframe() on the running kernel, held against the model: a stack one byte larger than the frame the
+    # model computes for this CPU and kernel (a process that never asked for AMX) receives the signal; a stack of
+    # exactly that size gets SIGSEGV. The probe is our own C program (tests/native/sigframe_probe.c).
+    import subprocess
+
+    probe = _native(tmp_path, "sigframe_probe.c")
     (data,) = json.loads(run("sigstack", "--cpu", "host", "--size", "65536", "-f", "json").stdout)
     frame = data["frame"]["default"]
     outcome = {n: subprocess.run([str(probe), str(n)]).returncode for n in (frame, frame + 1)}
@@ -108,17 +116,10 @@ def test_a_real_signal_frame_explained(run, tmp_path):
     # A signal frame's fpstate as the running kernel wrote it (tests/native/fpstate_dump.c): `core` reads it as a
     # frame, finds its software bytes consistent, and its xstate_size is the model's user size for a process that
     # never asked for a dynamic feature (fpstate->user_size = fpu_user_cfg.default_size).
-    import shutil
     import subprocess
 
-    _cpuid_or_skip()
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler")
-    dump, image = tmp_path / "dump", tmp_path / "fpstate.bin"
-    src = __import__("pathlib").Path(__file__).parent / "native" / "fpstate_dump.c"
-    subprocess.run([cc, "-O2", "-o", str(dump), str(src)], check=True, capture_output=True)
-    subprocess.run([str(dump), str(image)], check=True)
+    image = tmp_path / "fpstate.bin"
+    subprocess.run([str(_native(tmp_path, "fpstate_dump.c")), str(image)], check=True)
     out = json.loads(run("core", image, "--cpu", "host", "-f", "json").stdout)
     (sizes,) = json.loads(run("sizes", "--cpu", "host", "-f", "json").stdout)
     assert out["input"] == "signal-frame" and out["frame"]["consistent"], out["frame"]["checks"]
